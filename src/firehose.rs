@@ -1,0 +1,255 @@
+//! The Firehose side: the transformation event Firehose sends, the response it expects, and the
+//! per-record transformation lifted over the batch, so one bad record only fails itself.
+//!
+//! The event and response types are our own rather than `aws_lambda_events::firehose`'s: there,
+//! `data` is decoded while the event is parsed (one record with bad base64 fails the whole event,
+//! and a failed record could not be returned byte for byte) and the arrival timestamps are read
+//! through a float with an `assert!` that panics on a fractional value.
+
+use crate::config::Config;
+use crate::error::{describe_json_error, EventError, RecordError};
+use crate::event_time::{EventTime, TimeError};
+use crate::json_out::write_json_str;
+use crate::partition::PartitionKeys;
+use crate::payload::Payload;
+use crate::row::{RowWriter, StreamPosition};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// A Firehose data-transformation event. Records stay raw until each is read on its own.
+#[derive(Debug, Deserialize)]
+pub struct FirehoseEvent<'a> {
+    #[serde(rename = "invocationId", borrow, default)]
+    pub invocation_id: Option<Cow<'a, str>>,
+    #[serde(rename = "deliveryStreamArn", borrow, default)]
+    pub delivery_stream_arn: Option<Cow<'a, str>>,
+    /// Absent when the delivery stream's source is Direct PUT.
+    #[serde(rename = "sourceKinesisStreamArn", borrow, default)]
+    pub source_kinesis_stream_arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub records: Vec<&'a RawValue>,
+}
+
+/// One record of the event.
+#[derive(Debug, Deserialize)]
+pub struct FirehoseRecord<'a> {
+    #[serde(rename = "recordId", borrow)]
+    pub record_id: Cow<'a, str>,
+    /// Kept as the original string, so a failed record is returned exactly as it came.
+    #[serde(borrow)]
+    pub data: Cow<'a, str>,
+    #[serde(rename = "approximateArrivalTimestamp", default)]
+    pub approximate_arrival_timestamp: Option<serde_json::Number>,
+    #[serde(rename = "kinesisRecordMetadata", borrow, default)]
+    pub kinesis_record_metadata: Option<KinesisRecordMetadata<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KinesisRecordMetadata<'a> {
+    #[serde(rename = "shardId", borrow, default)]
+    pub shard_id: Option<Cow<'a, str>>,
+    #[serde(rename = "partitionKey", borrow, default)]
+    pub partition_key: Option<Cow<'a, str>>,
+    #[serde(rename = "sequenceNumber", borrow, default)]
+    pub sequence_number: Option<Cow<'a, str>>,
+}
+
+/// The least a record must have to be answered at all.
+#[derive(Deserialize)]
+struct RecordIdAndData<'a> {
+    #[serde(rename = "recordId", borrow)]
+    record_id: Cow<'a, str>,
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+}
+
+impl<'a> FirehoseEvent<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<FirehoseEvent<'a>, EventError> {
+        serde_json::from_slice(bytes).map_err(|e| EventError::NotAFirehoseEvent(describe_json_error(&e)))
+    }
+}
+
+impl<'a> FirehoseRecord<'a> {
+    /// Reads record `index`. A record with a `recordId` and `data` but something else wrong is
+    /// still answered, as failed (the reason comes back beside it); one without them makes the
+    /// event unanswerable.
+    pub fn parse(raw: &'a RawValue, index: usize) -> Result<(FirehoseRecord<'a>, Option<RecordError>), EventError> {
+        let e = match serde_json::from_str::<FirehoseRecord>(raw.get()) {
+            Ok(record) => return Ok((record, None)),
+            Err(e) => e,
+        };
+        let minimal: RecordIdAndData = serde_json::from_str(raw.get()).map_err(|e| EventError::BadRecord {
+            index,
+            reason: describe_json_error(&e),
+        })?;
+        let record = FirehoseRecord {
+            record_id: minimal.record_id,
+            data: minimal.data,
+            approximate_arrival_timestamp: None,
+            kinesis_record_metadata: None,
+        };
+        Ok((record, Some(RecordError::Envelope(describe_json_error(&e)))))
+    }
+
+    fn arrival_time(&self) -> Result<EventTime, TimeError> {
+        let ms = self.approximate_arrival_timestamp.as_ref().ok_or(TimeError::Missing)?;
+        EventTime::from_millis(crate::change_record::whole(ms)?)
+    }
+
+    fn position(&self) -> StreamPosition<'_> {
+        match &self.kinesis_record_metadata {
+            Some(m) => StreamPosition {
+                shard_id: m.shard_id.as_deref(),
+                sequence_number: m.sequence_number.as_deref(),
+            },
+            None => StreamPosition::default(),
+        }
+    }
+}
+
+/// What Firehose is told about one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordResult {
+    Ok,
+    ProcessingFailed,
+    Dropped,
+}
+
+impl RecordResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordResult::Ok => "Ok",
+            RecordResult::ProcessingFailed => "ProcessingFailed",
+            RecordResult::Dropped => "Dropped",
+        }
+    }
+}
+
+/// The outcome of one record, in event order.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub record_id: String,
+    pub result: RecordResult,
+    pub failure: Option<RecordError>,
+    /// Where this record's entry sits in the response.
+    pub entry: Range<usize>,
+}
+
+/// The transformed batch: the response being built and each record's outcome.
+#[derive(Debug)]
+pub struct Batch {
+    pub invocation_id: Option<String>,
+    pub source_kinesis_stream_arn: Option<String>,
+    pub outcomes: Vec<Outcome>,
+    /// `{"records":[` and the entries so far; [`Batch::finish`] closes it.
+    response: Vec<u8>,
+}
+
+const RESPONSE_HEAD: &[u8] = b"{\"records\":[";
+const RESPONSE_TAIL: &[u8] = b"]}";
+
+impl Batch {
+    /// The size the encoded response has.
+    pub fn response_len(&self) -> usize {
+        self.response.len() + RESPONSE_TAIL.len()
+    }
+
+    pub fn count(&self, result: RecordResult) -> usize {
+        self.outcomes.iter().filter(|o| o.result == result).count()
+    }
+
+    /// The encoded response, if it fits in `budget` bytes.
+    pub fn finish(mut self, budget: usize) -> Result<Vec<u8>, EventError> {
+        let size = self.response_len();
+        if size > budget {
+            return Err(EventError::ResponseTooLarge { size, budget });
+        }
+        self.response.extend_from_slice(RESPONSE_TAIL);
+        Ok(self.response)
+    }
+}
+
+/// Transforms every record of a Firehose event. Fails only when the event itself cannot be
+/// answered; a bad record becomes a `ProcessingFailed` entry.
+pub fn transform_event(event: &[u8], config: &Config) -> Result<Batch, EventError> {
+    let parsed = FirehoseEvent::parse(event)?;
+    let mut rows = RowWriter::new(config);
+    let mut payload = Payload::default();
+    // The response is about the size of the event: records grow a little when flattened.
+    let mut response = Vec::with_capacity(event.len() + event.len() / 4 + 64);
+    response.extend_from_slice(RESPONSE_HEAD);
+    let mut outcomes = Vec::with_capacity(parsed.records.len());
+    for (index, raw) in parsed.records.iter().enumerate() {
+        let (record, envelope_error) = FirehoseRecord::parse(raw, index)?;
+        let start = response.len();
+        if index > 0 {
+            response.push(b',');
+        }
+        let transformed = match envelope_error {
+            Some(reason) => Err(reason),
+            None => transform_record(&record, &mut payload, &mut rows),
+        };
+        let (result, failure) = match transformed {
+            Ok((line, keys)) => {
+                write_ok_entry(&mut response, &record.record_id, line, &keys);
+                (RecordResult::Ok, None)
+            }
+            Err(reason) => {
+                write_failed_entry(&mut response, &record.record_id, &record.data);
+                (RecordResult::ProcessingFailed, Some(reason))
+            }
+        };
+        outcomes.push(Outcome {
+            record_id: record.record_id.into_owned(),
+            result,
+            failure,
+            entry: start..response.len(),
+        });
+    }
+    Ok(Batch {
+        invocation_id: parsed.invocation_id.map(Cow::into_owned),
+        source_kinesis_stream_arn: parsed.source_kinesis_stream_arn.map(Cow::into_owned),
+        outcomes,
+        response,
+    })
+}
+
+/// The per-record transformation: `data` to a row and its partition keys.
+fn transform_record<'r>(
+    record: &FirehoseRecord,
+    payload: &'r mut Payload,
+    rows: &'r mut RowWriter,
+) -> Result<(&'r [u8], PartitionKeys<'r>), RecordError> {
+    let bytes = payload.decode(&record.data)?;
+    rows.change_record(bytes, || record.arrival_time(), record.position())
+}
+
+fn write_ok_entry(out: &mut Vec<u8>, record_id: &str, line: &[u8], keys: &PartitionKeys) {
+    out.extend_from_slice(b"{\"recordId\":");
+    write_json_str(out, record_id);
+    out.extend_from_slice(b",\"result\":\"Ok\",\"data\":\"");
+    let start = out.len();
+    out.resize(start + base64_len(line.len()), 0);
+    // The slice was sized for exactly this encoding.
+    let written = STANDARD.encode_slice(line, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
+    out.extend_from_slice(b"\",\"metadata\":{\"partitionKeys\":");
+    keys.write_json(out);
+    out.extend_from_slice(b"}}");
+}
+
+fn write_failed_entry(out: &mut Vec<u8>, record_id: &str, data: &str) {
+    out.extend_from_slice(b"{\"recordId\":");
+    write_json_str(out, record_id);
+    out.extend_from_slice(b",\"result\":\"ProcessingFailed\",\"data\":");
+    write_json_str(out, data);
+    out.push(b'}');
+}
+
+fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}

@@ -1,0 +1,289 @@
+//! Flattening an item image into columns: nested maps (`M`) become one column per leaf, named by
+//! the path of keys joined with the separator; every other value is one column, written by
+//! [`crate::typed_json`]. Column names are checked for collisions as they are made, so a name can
+//! never silently overwrite another.
+
+use crate::config::{Config, ListMode};
+use crate::json_out::write_json_str;
+use crate::typed_json::{end_of_value, fail, next_tag, write_tagged_value, ItemError, Tag, MAX_DEPTH};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use std::collections::HashSet;
+use std::fmt;
+
+/// Reusable state for flattening images, one row at a time. Its buffers are kept between rows so
+/// a batch allocates them once.
+pub struct Flattener {
+    separator: String,
+    list_mode: ListMode,
+    /// Column names an attribute may not take (the metadata columns).
+    reserved: Vec<String>,
+    /// Column names already used in the current row.
+    used: HashSet<String>,
+    /// The column name being built, key by key.
+    path: String,
+    /// Holds an array while it is written as a JSON string (`LIST_MODE=json_string`).
+    scratch: Vec<u8>,
+    /// The typed reason behind a parser unwind (see [`crate::typed_json::fail`]).
+    error: Option<ItemError>,
+}
+
+impl Flattener {
+    /// `reserved` lists the column names the row already has (its metadata columns).
+    pub fn new(config: &Config, reserved: Vec<String>) -> Flattener {
+        Flattener {
+            separator: config.separator.clone(),
+            list_mode: config.list_mode,
+            reserved,
+            used: HashSet::new(),
+            path: String::new(),
+            scratch: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Appends the attributes of `image` (a JSON map of typed values) to `out` as columns, each
+    /// preceded by a comma: `out` must hold an open JSON object with at least one member.
+    pub fn write_columns(&mut self, image: &str, out: &mut Vec<u8>) -> Result<(), ItemError> {
+        self.used.clear();
+        self.path.clear();
+        self.error = None;
+        let mut de = serde_json::Deserializer::from_str(image);
+        let written = Attributes {
+            f: self,
+            out,
+            depth: 1,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        // Anything the visitors did not name is JSON of the wrong shape (the image text itself
+        // was already checked to be valid JSON).
+        written.map_err(|_| self.error.take().unwrap_or(ItemError::WrongShape))
+    }
+
+    /// Claims the current path as a column name and writes `,"name":`.
+    fn begin_column<E: de::Error>(&mut self, out: &mut Vec<u8>) -> Result<(), E> {
+        let taken = self.reserved.iter().any(|r| *r == self.path) || self.used.contains(&self.path);
+        if taken {
+            return Err(fail(&mut self.error, ItemError::ColumnCollision));
+        }
+        self.used.insert(self.path.clone());
+        out.push(b',');
+        write_json_str(out, &self.path);
+        out.push(b':');
+        Ok(())
+    }
+}
+
+/// A map of attributes (the image itself, or the body of an `M`) at nesting level `depth`.
+struct Attributes<'a> {
+    f: &'a mut Flattener,
+    out: &'a mut Vec<u8>,
+    depth: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for Attributes<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Attributes<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of typed DynamoDB values")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(parent_len) = map.next_key_seed(PathKey {
+            f: self.f,
+            depth: self.depth,
+        })? {
+            map.next_value_seed(Column {
+                f: self.f,
+                out: self.out,
+                depth: self.depth,
+            })?;
+            self.f.path.truncate(parent_len);
+        }
+        Ok(())
+    }
+}
+
+/// Extends the path with one key; returns the parent path's length to truncate back to.
+struct PathKey<'a> {
+    f: &'a mut Flattener,
+    depth: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for PathKey<'_> {
+    type Value = usize;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PathKey<'_> {
+    type Value = usize;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an attribute name")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
+        let parent_len = self.f.path.len();
+        if self.depth > 1 {
+            self.f.path.push_str(&self.f.separator);
+        }
+        self.f.path.push_str(key);
+        Ok(parent_len)
+    }
+}
+
+/// One typed value at the current path: a map recurses, anything else is a column.
+struct Column<'a> {
+    f: &'a mut Flattener,
+    out: &'a mut Vec<u8>,
+    depth: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for Column<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Column<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a typed DynamoDB value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Column { f, out, depth } = self;
+        let tag = next_tag(&mut map, &mut f.error)?;
+        let is_list = matches!(tag, Tag::L | Tag::SS | Tag::NS | Tag::BS);
+        if tag == Tag::M {
+            if depth > MAX_DEPTH {
+                return Err(fail(&mut f.error, ItemError::TooDeep));
+            }
+            map.next_value_seed(Attributes {
+                f: &mut *f,
+                out,
+                depth: depth + 1,
+            })?;
+        } else if is_list && f.list_mode == ListMode::JsonString {
+            f.begin_column(out)?;
+            let mut array = std::mem::take(&mut f.scratch);
+            array.clear();
+            let written = write_tagged_value(tag, &mut map, &mut array, &mut f.error, depth);
+            if written.is_ok() {
+                // Only valid UTF-8 was written into `array`, so this cannot fail.
+                let text = std::str::from_utf8(&array).map_err(|_| fail(&mut f.error, ItemError::WrongShape))?;
+                write_json_str(out, text);
+            }
+            f.scratch = array;
+            written?;
+        } else {
+            f.begin_column(out)?;
+            write_tagged_value(tag, &mut map, out, &mut f.error, depth)?;
+        }
+        end_of_value(&mut map, &mut f.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns of `image` as a JSON object text, after one metadata column `_m`.
+    fn row_with(config: &Config, image: &str) -> Result<String, ItemError> {
+        let mut f = Flattener::new(config, vec!["_m".to_owned()]);
+        let mut out = br#"{"_m":0"#.to_vec();
+        f.write_columns(image, &mut out)?;
+        out.push(b'}');
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    fn row(image: &str) -> Result<String, ItemError> {
+        row_with(&Config::default(), image)
+    }
+
+    #[test]
+    fn nested_maps_become_path_columns_in_image_order() {
+        let image = r#"{"id":{"S":"o-1"},"address":{"M":{"geo":{"M":{"lat":{"N":"47.6"},"lng":{"N":"-122.3"}}},"city":{"S":"Zürich"}}},"empty":{"M":{}},"n":{"N":"1"}}"#;
+        assert_eq!(
+            row(image).unwrap(),
+            r#"{"_m":0,"id":"o-1","address_geo_lat":47.6,"address_geo_lng":-122.3,"address_city":"Zürich","n":1}"#
+        );
+    }
+
+    #[test]
+    fn separator_is_configurable_and_names_keep_spaces_and_unicode() {
+        let config = Config {
+            separator: ".".into(),
+            ..Config::default()
+        };
+        let image = r#"{"a b":{"M":{"größe":{"S":"x"}}},"a":{"M":{"b":{"BOOL":true}}}}"#;
+        assert_eq!(
+            row_with(&config, image).unwrap(),
+            r#"{"_m":0,"a b.größe":"x","a.b":true}"#
+        );
+    }
+
+    #[test]
+    fn lists_and_sets_as_arrays_or_json_strings() {
+        let image = r#"{"l":{"L":[{"N":"1"},{"M":{"k":{"S":"v"}}}]},"ss":{"SS":["a"]},"ns":{"NS":["1","2"]},"bs":{"BS":["AA=="]},"m":{"M":{"l":{"L":[]}}}}"#;
+        assert_eq!(
+            row(image).unwrap(),
+            r#"{"_m":0,"l":[1,{"k":"v"}],"ss":["a"],"ns":[1,2],"bs":["AA=="],"m_l":[]}"#
+        );
+        let config = Config {
+            list_mode: ListMode::JsonString,
+            ..Config::default()
+        };
+        assert_eq!(
+            row_with(&config, image).unwrap(),
+            r#"{"_m":0,"l":"[1,{\"k\":\"v\"}]","ss":"[\"a\"]","ns":"[1,2]","bs":"[\"AA==\"]","m_l":"[]"}"#
+        );
+    }
+
+    #[test]
+    fn collisions_fail_instead_of_overwriting() {
+        for image in [
+            r#"{"a_b":{"S":"x"},"a":{"M":{"b":{"S":"y"}}}}"#,
+            r#"{"a":{"M":{"b":{"S":"y"}}},"a_b":{"S":"x"}}"#,
+            r#"{"_m":{"S":"x"}}"#,
+            r#"{"x":{"M":{"m":{"S":"x"}}},"_m":{"N":"1"}}"#,
+            r#"{"a":{"S":"x"},"a":{"S":"y"}}"#,
+        ] {
+            assert_eq!(row(image), Err(ItemError::ColumnCollision), "{image}");
+        }
+        // A map whose leaves do not clash is fine, and buffers reset between rows.
+        let mut f = Flattener::new(&Config::default(), vec![]);
+        let mut out = b"{\"m\":0".to_vec();
+        f.write_columns(r#"{"a":{"S":"x"}}"#, &mut out).unwrap();
+        f.write_columns(r#"{"a":{"S":"x"}}"#, &mut out).unwrap();
+    }
+
+    #[test]
+    fn bad_values_fail_the_row() {
+        assert_eq!(row(r#"{"a":{"X":"1"}}"#), Err(ItemError::UnknownTypeTag));
+        assert_eq!(row(r#"{"a":{"M":{"b":{}}}}"#), Err(ItemError::NoTypeTag));
+        assert_eq!(row(r#"{"a":{"M":{},"S":"x"}}"#), Err(ItemError::SeveralTypeTags));
+        assert_eq!(row(r#"{"a":{"N":"1,5"}}"#), Err(ItemError::BadNumber));
+        assert_eq!(row(r#"[]"#), Err(ItemError::WrongShape));
+        assert_eq!(row(r#"{"a":"plain"}"#), Err(ItemError::WrongShape));
+    }
+
+    #[test]
+    fn maps_nest_at_most_32_levels() {
+        let nest = |levels: usize| {
+            format!(
+                r#"{{"a":{}{{"S":"x"}}{}}}"#,
+                r#"{"M":{"a":"#.repeat(levels),
+                "}}".repeat(levels)
+            )
+        };
+        assert!(row(&nest(32)).is_ok());
+        assert_eq!(row(&nest(33)), Err(ItemError::TooDeep));
+        assert!(row(&nest(50_000)).is_err());
+    }
+}

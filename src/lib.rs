@@ -1,0 +1,19 @@
+//! ddb-lake: turns DynamoDB change records, as Kinesis Data Firehose hands them to a
+//! transformation Lambda, into flat newline-delimited JSON rows with Firehose dynamic-partitioning
+//! keys. The transformation is pure and synchronous (bytes in, bytes out): the Lambda
+//! (`src/bin/bootstrap.rs`), the `ddb-lake` command, the tests and the benchmarks all call it.
+
+pub mod config;
+pub mod flatten;
+pub mod json_out;
+pub mod number;
+pub mod typed_json;
+pub mod change_record;
+pub mod error;
+pub mod event_time;
+pub mod partition;
+pub mod payload;
+pub mod row;
+pub mod firehose;
+pub mod report;
+pub mod sample_event;

@@ -1,0 +1,259 @@
+//! One row of the lake: the metadata columns, then the item's flattened attributes, as one
+//! compact JSON object followed by `\n`.
+
+use crate::change_record::{ChangeRecord, EventName};
+use crate::config::Config;
+use crate::error::{describe_json_error, RecordError};
+use crate::event_time::{EventTime, TimeError};
+use crate::flatten::Flattener;
+use crate::json_out::write_json_str;
+use crate::partition::{is_table_name, PartitionKeys};
+
+/// The metadata columns, in row order, without their prefix.
+pub const METADATA_COLUMNS: [&str; 9] = [
+    "event_name",
+    "event_id",
+    "event_time",
+    "table_name",
+    "aws_region",
+    "is_deleted",
+    "expired_by_ttl",
+    "kinesis_shard_id",
+    "kinesis_sequence_number",
+];
+
+/// Where the change was read from the source stream; absent for Direct PUT.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamPosition<'a> {
+    pub shard_id: Option<&'a str>,
+    pub sequence_number: Option<&'a str>,
+}
+
+/// Everything of a row except the item's attributes.
+#[derive(Debug, Clone, Copy)]
+pub struct RowMeta<'a> {
+    pub event_name: EventName,
+    pub event_id: &'a str,
+    pub time: EventTime,
+    pub table_name: &'a str,
+    pub aws_region: &'a str,
+    pub expired_by_ttl: bool,
+    pub position: StreamPosition<'a>,
+}
+
+/// Builds rows one after another, reusing its buffers.
+pub struct RowWriter {
+    /// `"<prefix><column>":`, ready to copy.
+    keys: [Vec<u8>; 9],
+    flattener: Flattener,
+    line: Vec<u8>,
+}
+
+impl RowWriter {
+    pub fn new(config: &Config) -> RowWriter {
+        let names = METADATA_COLUMNS.map(|c| format!("{}{c}", config.metadata_prefix));
+        let keys = names.clone().map(|name| {
+            let mut key = Vec::new();
+            write_json_str(&mut key, &name);
+            key.push(b':');
+            key
+        });
+        RowWriter {
+            keys,
+            flattener: Flattener::new(config, names.to_vec()),
+            line: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Writes the row of `meta` and `image` (a JSON map of typed values) and returns it,
+    /// newline included.
+    pub fn write(&mut self, meta: &RowMeta, image: &str) -> Result<&[u8], RecordError> {
+        let [name, id, time, table, region, deleted, ttl, shard, sequence] = &self.keys;
+        let out = &mut self.line;
+        out.clear();
+        out.push(b'{');
+        out.extend_from_slice(name);
+        write_json_str(out, meta.event_name.as_str());
+        column(out, id);
+        write_json_str(out, meta.event_id);
+        column(out, time);
+        meta.time.write_json(out);
+        column(out, table);
+        write_json_str(out, meta.table_name);
+        column(out, region);
+        write_json_str(out, meta.aws_region);
+        column(out, deleted);
+        out.extend_from_slice(bool_text(meta.event_name == EventName::Remove));
+        column(out, ttl);
+        out.extend_from_slice(bool_text(meta.expired_by_ttl));
+        if let Some(shard_id) = meta.position.shard_id {
+            column(out, shard);
+            write_json_str(out, shard_id);
+        }
+        if let Some(sequence_number) = meta.position.sequence_number {
+            column(out, sequence);
+            write_json_str(out, sequence_number);
+        }
+        self.flattener.write_columns(image, out)?;
+        out.extend_from_slice(b"}\n");
+        Ok(&self.line)
+    }
+
+    /// Makes the row of one change record (`payload`, the decoded bytes of a stream record).
+    /// `arrival` is Firehose's arrival time, used when the record carries no change time.
+    pub fn change_record<'p>(
+        &mut self,
+        payload: &'p [u8],
+        arrival: impl FnOnce() -> Result<EventTime, TimeError>,
+        position: StreamPosition,
+    ) -> Result<(&[u8], PartitionKeys<'p>), RecordError> {
+        let text = std::str::from_utf8(payload).map_err(|_| RecordError::NotUtf8)?;
+        let record: ChangeRecord<'p> = serde_json::from_str(text).map_err(|e| {
+            let reason = describe_json_error(&e);
+            if e.is_data() {
+                RecordError::NotAChangeRecord(reason)
+            } else {
+                RecordError::NotJson(reason)
+            }
+        })?;
+        if record.event_source.as_deref().is_some_and(|s| s != "aws:dynamodb") {
+            return Err(RecordError::WrongEventSource);
+        }
+        let event_name = EventName::from_name(&record.event_name).ok_or(RecordError::UnknownEventName)?;
+        if !is_table_name(&record.table_name) {
+            return Err(RecordError::BadTableName);
+        }
+        let time = match record.creation_time() {
+            Some(t) => t?,
+            None => arrival()?,
+        };
+        let image = record.image(event_name).ok_or(RecordError::NoImage)?;
+        let meta = RowMeta {
+            event_name,
+            event_id: &record.event_id,
+            time,
+            table_name: &record.table_name,
+            aws_region: &record.aws_region,
+            expired_by_ttl: record.expired_by_ttl(event_name),
+            position,
+        };
+        self.write(&meta, image.get())?;
+        Ok((
+            &self.line,
+            PartitionKeys {
+                table: record.table_name,
+                time,
+            },
+        ))
+    }
+}
+
+fn column(out: &mut Vec<u8>, key: &[u8]) {
+    out.push(b',');
+    out.extend_from_slice(key);
+}
+
+fn bool_text(b: bool) -> &'static [u8] {
+    if b {
+        b"true"
+    } else {
+        b"false"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::typed_json::ItemError;
+
+    const INSERT: &str = r#"{"awsRegion":"us-east-1","eventID":"7f4c-1","eventName":"INSERT","userIdentity":null,"recordFormat":"application/json","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123,"Keys":{"pk":{"S":"o#1"}},"NewImage":{"pk":{"S":"o#1"},"total":{"N":"12.50"}},"SizeBytes":40},"eventSource":"aws:dynamodb"}"#;
+
+    fn arrival() -> Result<EventTime, TimeError> {
+        EventTime::from_millis(1_600_000_000_000)
+    }
+
+    fn row(config: &Config, payload: &str, position: StreamPosition) -> Result<String, RecordError> {
+        let mut w = RowWriter::new(config);
+        let (line, _) = w.change_record(payload.as_bytes(), arrival, position)?;
+        Ok(String::from_utf8(line.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn metadata_first_then_attributes() {
+        let position = StreamPosition {
+            shard_id: Some("shardId-000000000003"),
+            sequence_number: Some("4963"),
+        };
+        assert_eq!(
+            row(&Config::default(), INSERT, position).unwrap(),
+            concat!(
+                r#"{"_event_name":"INSERT","_event_id":"7f4c-1","_event_time":"2023-11-14T22:13:20.123000Z","#,
+                r#""_table_name":"orders","_aws_region":"us-east-1","_is_deleted":false,"_expired_by_ttl":false,"#,
+                r#""_kinesis_shard_id":"shardId-000000000003","_kinesis_sequence_number":"4963","#,
+                r#""pk":"o#1","total":12.50}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn direct_put_omits_stream_columns_and_prefix_is_configurable() {
+        let config = Config {
+            metadata_prefix: "dl_".into(),
+            ..Config::default()
+        };
+        let line = row(&config, INSERT, StreamPosition::default()).unwrap();
+        assert!(line.starts_with(r#"{"dl_event_name":"INSERT","dl_event_id":"7f4c-1","#));
+        assert!(!line.contains("kinesis"));
+        assert!(line.ends_with("\"dl_expired_by_ttl\":false,\"pk\":\"o#1\",\"total\":12.50}\n"));
+    }
+
+    #[test]
+    fn missing_change_time_falls_back_to_arrival() {
+        let no_time = INSERT.replace(r#""ApproximateCreationDateTime":1700000000123,"#, "");
+        let mut w = RowWriter::new(&Config::default());
+        let (line, keys) = w
+            .change_record(no_time.as_bytes(), arrival, StreamPosition::default())
+            .unwrap();
+        assert!(String::from_utf8_lossy(line).contains(r#""_event_time":"2020-09-13T12:26:40.000000Z""#));
+        assert_eq!(keys.s3_prefix(), "table=orders/year=2020/month=09/day=13/hour=12/");
+        let neither = w.change_record(no_time.as_bytes(), || Err(TimeError::Missing), StreamPosition::default());
+        assert_eq!(neither.unwrap_err(), RecordError::Time(TimeError::Missing));
+    }
+
+    #[test]
+    fn records_that_are_not_change_records_fail() {
+        let cases: Vec<(String, RecordError)> = vec![
+            ("[1,2]".into(), RecordError::NotAChangeRecord(String::new())),
+            ("{\"a\":".into(), RecordError::NotJson(String::new())),
+            (INSERT.replace("\"INSERT\"", "\"UPSERT\""), RecordError::UnknownEventName),
+            (INSERT.replace("aws:dynamodb", "aws:s3"), RecordError::WrongEventSource),
+            (INSERT.replace("\"orders\"", "\"../etc\""), RecordError::BadTableName),
+            (INSERT.replace(r#""eventID":"7f4c-1","#, ""), RecordError::NotAChangeRecord(String::new())),
+            (
+                INSERT.replace(r#""Keys":{"pk":{"S":"o#1"}},"NewImage":{"pk":{"S":"o#1"},"total":{"N":"12.50"}},"#, ""),
+                RecordError::NoImage,
+            ),
+            (INSERT.replace(r#"{"N":"12.50"}"#, r#"{"N":"12,50"}"#), RecordError::Item(ItemError::BadNumber)),
+            (INSERT.replace(r#""total""#, r#""_event_id""#), RecordError::Item(ItemError::ColumnCollision)),
+        ];
+        for (payload, expected) in cases {
+            let err = row(&Config::default(), &payload, StreamPosition::default()).unwrap_err();
+            assert_eq!(err.code(), expected.code(), "{payload}: {err}");
+        }
+        let err = row(&Config::default(), "\u{0}\u{ff}", StreamPosition::default());
+        assert!(err.is_err());
+        let mut w = RowWriter::new(&Config::default());
+        let bad_utf8 = w.change_record(b"{\"a\":\"\xff\"}", arrival, StreamPosition::default());
+        assert_eq!(bad_utf8.unwrap_err(), RecordError::NotUtf8);
+    }
+
+    #[test]
+    fn failure_reasons_do_not_quote_item_data() {
+        let secret = INSERT.replace(r#""tableName":"orders""#, r#""tableName":{"secret":"p@ss"}"#);
+        let err = row(&Config::default(), &secret, StreamPosition::default()).unwrap_err();
+        assert!(!err.to_string().contains("p@ss"), "{err}");
+        let err = row(&Config::default(), r#""john@example.com""#, StreamPosition::default()).unwrap_err();
+        assert!(!err.to_string().contains("john"), "{err}");
+    }
+}

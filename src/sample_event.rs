@@ -1,0 +1,143 @@
+//! Builds a Firehose transformation event from change records, the way Firehose wraps the
+//! records it reads from a Kinesis stream: to try the transformation on records of your own.
+
+use crate::change_record::whole;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+#[error("the input is not newline-delimited JSON or a JSON array of change records: {0}")]
+pub struct InputError(String);
+
+/// Splits change records given as newline-delimited JSON (any whitespace between values) or as
+/// one JSON array. Each record is kept as its exact text.
+pub fn split_records(bytes: &[u8]) -> Result<Vec<&RawValue>, InputError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        return serde_json::from_slice(bytes).map_err(|e| InputError(e.to_string()));
+    }
+    serde_json::Deserializer::from_slice(bytes)
+        .into_iter::<&RawValue>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| InputError(e.to_string()))
+}
+
+/// The fields of a change record that shape its Kinesis envelope; all optional, so a broken
+/// record is wrapped too and can be seen to fail.
+#[derive(Deserialize, Default)]
+struct Peek<'a> {
+    #[serde(rename = "awsRegion", borrow, default)]
+    aws_region: Option<&'a str>,
+    #[serde(rename = "tableName", borrow, default)]
+    table_name: Option<&'a str>,
+    #[serde(default)]
+    dynamodb: Option<PeekStream<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct PeekStream<'a> {
+    #[serde(rename = "ApproximateCreationDateTime", default)]
+    time: Option<serde_json::Number>,
+    #[serde(rename = "Keys", borrow, default)]
+    keys: Option<&'a RawValue>,
+}
+
+/// Firehose's arrival time for records whose change time cannot be read.
+const DEFAULT_ARRIVAL_MS: u64 = 1_700_000_000_000;
+
+/// Wraps the change records in `bytes` into a Firehose event from a Kinesis stream source:
+/// base64 `data`, record ids, arrival times a moment after each change, and shard, partition
+/// key and sequence number as Kinesis would assign them.
+pub fn firehose_event(bytes: &[u8]) -> Result<Vec<u8>, InputError> {
+    let records = split_records(bytes)?;
+    let peeks: Vec<Peek> = records
+        .iter()
+        .map(|r| serde_json::from_str(r.get()).unwrap_or_default())
+        .collect();
+    let region = peeks.iter().find_map(|p| p.aws_region).unwrap_or("us-east-1");
+    let table = peeks.iter().find_map(|p| p.table_name).unwrap_or("table");
+    let account = "111122223333";
+    let entries: Vec<Value> = records
+        .iter()
+        .zip(&peeks)
+        .enumerate()
+        .map(|(i, (raw, peek))| {
+            let stream = peek.dynamodb.as_ref();
+            let arrival = stream
+                .and_then(|d| d.time.as_ref())
+                .and_then(|t| whole(t).ok())
+                // Microseconds become milliseconds; Firehose sees the record a moment later.
+                .map(|t| if t >= 100_000_000_000_000 { t / 1000 } else { t } + 250)
+                .unwrap_or(DEFAULT_ARRIVAL_MS + i as u64);
+            let partition_key = stream
+                .and_then(|d| d.keys)
+                .map(|k| format!("{:016X}", fnv1a(k.get().as_bytes())))
+                .unwrap_or_else(|| format!("record-{i}"));
+            json!({
+                "recordId": format!("{:056}", i + 1),
+                "approximateArrivalTimestamp": arrival,
+                "data": STANDARD.encode(raw.get()),
+                "kinesisRecordMetadata": {
+                    "shardId": "shardId-000000000000",
+                    "partitionKey": partition_key,
+                    "sequenceNumber": format!("4964{:052}", i + 1),
+                    "subsequenceNumber": 0,
+                    "approximateArrivalTimestamp": arrival,
+                },
+            })
+        })
+        .collect();
+    let event = json!({
+        "invocationId": "00000000-0000-4000-8000-000000000000",
+        "deliveryStreamArn": format!("arn:aws:firehose:{region}:{account}:deliverystream/{table}-lake"),
+        "sourceKinesisStreamArn": format!("arn:aws:kinesis:{region}:{account}:stream/{table}-changes"),
+        "region": region,
+        "records": entries,
+    });
+    serde_json::to_vec_pretty(&event).map_err(|e| InputError(e.to_string()))
+}
+
+/// A stable 64-bit hash, standing in for the partition key Kinesis derives from the item's key.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ndjson_and_arrays_split_into_exact_record_texts() {
+        let ndjson = b"{\"a\": 1}\n\n{\"b\":[2]}\n";
+        let texts: Vec<&str> = split_records(ndjson).unwrap().iter().map(|r| r.get()).collect();
+        assert_eq!(texts, ["{\"a\": 1}", "{\"b\":[2]}"]);
+        let array = b" [{\"a\": 1}, {\"b\":[2]}]";
+        let texts: Vec<&str> = split_records(array).unwrap().iter().map(|r| r.get()).collect();
+        assert_eq!(texts, ["{\"a\": 1}", "{\"b\":[2]}"]);
+        assert!(split_records(b"{\"a\":").is_err());
+    }
+
+    #[test]
+    fn wraps_records_as_firehose_does() {
+        let records = br#"{"awsRegion":"eu-west-1","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123456,"Keys":{"pk":{"S":"a"}}}}
+            not-json-but-kept"#;
+        // A record that is not JSON at all cannot be split out, so it is refused up front.
+        assert!(firehose_event(records).is_err());
+        let records = br#"{"awsRegion":"eu-west-1","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123456,"Keys":{"pk":{"S":"a"}}}}
+            {"broken": true}"#;
+        let event: Value = serde_json::from_slice(&firehose_event(records).unwrap()).unwrap();
+        assert_eq!(event["sourceKinesisStreamArn"], "arn:aws:kinesis:eu-west-1:111122223333:stream/orders-changes");
+        let first = &event["records"][0];
+        assert_eq!(first["approximateArrivalTimestamp"], 1_700_000_000_373u64);
+        let data = STANDARD.decode(first["data"].as_str().unwrap()).unwrap();
+        assert!(data.starts_with(br#"{"awsRegion":"eu-west-1""#));
+        assert_eq!(event["records"][1]["kinesisRecordMetadata"]["partitionKey"], "record-1");
+        assert_eq!(event["records"][1]["approximateArrivalTimestamp"], DEFAULT_ARRIVAL_MS + 1);
+    }
+}
