@@ -1,0 +1,272 @@
+//! Properties over random typed-JSON items and random bytes: the transformation never panics,
+//! an Ok row is exactly one line of valid JSON, every number keeps its decimal value, and a
+//! column collision always fails the record instead of overwriting a value.
+
+mod common;
+
+use bigdecimal::BigDecimal;
+use common::*;
+use ddb_lake::config::{Config, ListMode};
+use ddb_lake::firehose::transform_event;
+use proptest::prelude::*;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::str::FromStr;
+
+/// A DynamoDB value, generated.
+#[derive(Debug, Clone)]
+enum Typed {
+    S(String),
+    N(String),
+    B(String),
+    Bool(bool),
+    Null,
+    M(Vec<(String, Typed)>),
+    L(Vec<Typed>),
+    SS(Vec<String>),
+    NS(Vec<String>),
+    BS(Vec<String>),
+}
+
+impl Typed {
+    fn to_json(&self) -> String {
+        let s = |v: &str| serde_json::to_string(v).unwrap();
+        let list = |items: Vec<String>| format!("[{}]", items.join(","));
+        match self {
+            Typed::S(v) => format!("{{\"S\":{}}}", s(v)),
+            Typed::N(v) => format!("{{\"N\":{}}}", s(v)),
+            Typed::B(v) => format!("{{\"B\":{}}}", s(v)),
+            Typed::Bool(v) => format!("{{\"BOOL\":{v}}}"),
+            Typed::Null => "{\"NULL\":true}".to_owned(),
+            Typed::M(entries) => format!("{{\"M\":{}}}", map_json(entries)),
+            Typed::L(items) => format!("{{\"L\":{}}}", list(items.iter().map(Typed::to_json).collect())),
+            Typed::SS(v) => format!("{{\"SS\":{}}}", list(v.iter().map(|x| s(x)).collect())),
+            Typed::NS(v) => format!("{{\"NS\":{}}}", list(v.iter().map(|x| s(x)).collect())),
+            Typed::BS(v) => format!("{{\"BS\":{}}}", list(v.iter().map(|x| s(x)).collect())),
+        }
+    }
+
+    /// Every `N` in document order, the order the row writes them in.
+    fn numbers(&self, out: &mut Vec<String>) {
+        match self {
+            Typed::N(v) => out.push(v.clone()),
+            Typed::NS(v) => out.extend(v.iter().cloned()),
+            Typed::M(entries) => entries.iter().for_each(|(_, t)| t.numbers(out)),
+            Typed::L(items) => items.iter().for_each(|t| t.numbers(out)),
+            _ => {}
+        }
+    }
+}
+
+fn map_json(entries: &[(String, Typed)]) -> String {
+    let parts: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v.to_json()))
+        .collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+/// A reference model of the column names flattening must produce, in order.
+fn model_columns(entries: &[(String, Typed)], prefix: Option<&str>, sep: &str, out: &mut Vec<String>) {
+    for (k, v) in entries {
+        let name = match prefix {
+            Some(p) => format!("{p}{sep}{k}"),
+            None => k.clone(),
+        };
+        match v {
+            Typed::M(children) => model_columns(children, Some(&name), sep, out),
+            _ => out.push(name),
+        }
+    }
+}
+
+/// DynamoDB numbers: up to 38 significant digits, magnitudes from 1E-130 to below 1E+126.
+fn number() -> impl Strategy<Value = String> {
+    (any::<bool>(), "[1-9][0-9]{0,37}", 0usize..40, -130i32..=88, 0u8..4).prop_map(|(neg, digits, point, exp, style)| {
+        let sign = if neg { "-" } else { "" };
+        let point = point.min(digits.len());
+        let (int, frac) = digits.split_at(digits.len() - point);
+        let int = if int.is_empty() { "0" } else { int };
+        let mantissa = if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") };
+        match style {
+            0 => format!("{sign}{mantissa}"),
+            1 => format!("{sign}{mantissa}E{exp:+}"),
+            2 => format!("{sign}{mantissa}e{exp}"),
+            _ => format!("{sign}0"),
+        }
+    })
+}
+
+fn name() -> impl Strategy<Value = String> {
+    // Few letters and the separator: collisions happen often enough to be tested.
+    prop_oneof![3 => "[ab_]{0,3}", 1 => "\\PC{0,6}", 1 => Just("_event_id".to_owned())]
+}
+
+fn scalar() -> impl Strategy<Value = Typed> {
+    prop_oneof![
+        "\\PC{0,12}".prop_map(Typed::S),
+        number().prop_map(Typed::N),
+        "[A-Za-z0-9+/]{0,8}".prop_map(|b| Typed::B(format!("{b}=="))),
+        any::<bool>().prop_map(Typed::Bool),
+        Just(Typed::Null),
+        prop::collection::vec("\\PC{0,5}", 0..3).prop_map(Typed::SS),
+        prop::collection::vec(number(), 0..3).prop_map(Typed::NS),
+        prop::collection::vec("[A-Z]{4}", 0..3).prop_map(Typed::BS),
+    ]
+}
+
+fn typed() -> impl Strategy<Value = Typed> {
+    scalar().prop_recursive(6, 48, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec((name(), inner.clone()), 0..4).prop_map(Typed::M),
+            prop::collection::vec(inner, 0..4).prop_map(Typed::L),
+        ]
+    })
+}
+
+fn image() -> impl Strategy<Value = Vec<(String, Typed)>> {
+    prop::collection::vec((name(), typed()), 0..6)
+}
+
+fn record_with_image(image_json: &str) -> String {
+    format!(
+        r#"{{"awsRegion":"us-east-1","eventID":"e-1","eventName":"INSERT","tableName":"orders","dynamodb":{{"ApproximateCreationDateTime":{T_MS},"NewImage":{image_json}}},"eventSource":"aws:dynamodb"}}"#
+    )
+}
+
+fn run_one(record_text: &str, config: &Config) -> ResponseRecord {
+    let event = event_of(vec![firehose_record(0, &b64(record_text.as_bytes()))]);
+    transform(&event, config).remove(0)
+}
+
+/// Every number token of a JSON text, in document order, exactly as written.
+fn number_tokens(raw: &str, out: &mut Vec<String>) {
+    match raw.as_bytes()[0] {
+        b'{' => columns(&format!("{raw}\n")).iter().for_each(|(_, v)| number_tokens(v, out)),
+        b'[' => serde_json::from_str::<Vec<&RawValue>>(raw)
+            .unwrap()
+            .iter()
+            .for_each(|v| number_tokens(v.get(), out)),
+        b'-' | b'0'..=b'9' => out.push(raw.to_owned()),
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rows_are_one_json_line_with_exact_numbers_and_no_silent_overwrites(image in image(), dotted in any::<bool>()) {
+        let config = Config { separator: if dotted { ".".into() } else { "_".into() }, ..Config::default() };
+        let r = run_one(&record_with_image(&map_json(&image)), &config);
+
+        let mut expected = Vec::new();
+        model_columns(&image, None, &config.separator, &mut expected);
+        let metadata: HashSet<&str> = ["_event_name", "_event_id", "_event_time", "_table_name", "_aws_region",
+            "_is_deleted", "_expired_by_ttl", "_kinesis_shard_id", "_kinesis_sequence_number"].into();
+        let mut seen = HashSet::new();
+        let collides = expected.iter().any(|c| metadata.contains(c.as_str()) || !seen.insert(c.clone()));
+
+        if collides {
+            prop_assert_eq!(r.result.as_str(), "ProcessingFailed");
+        } else {
+            prop_assert_eq!(r.result.as_str(), "Ok");
+            let cols = r.columns(); // asserts: one line, one JSON object
+            let names: Vec<String> = cols.iter().skip(9).map(|(k, _)| k.clone()).collect();
+            prop_assert_eq!(names, expected);
+            let mut want = Vec::new();
+            image.iter().for_each(|(_, t)| t.numbers(&mut want));
+            let mut got = Vec::new();
+            cols.iter().skip(9).for_each(|(_, v)| number_tokens(v, &mut got));
+            prop_assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                prop_assert_eq!(BigDecimal::from_str(g).unwrap(), BigDecimal::from_str(w).unwrap(), "{} became {}", w, g);
+            }
+        }
+    }
+
+    #[test]
+    fn a_collision_is_always_a_failure(image in image(), key in "[a-z]{1,4}", leaf in "[a-z]{1,4}", value in scalar()) {
+        // `key_leaf` as an attribute beside a map `key` holding `leaf`, in either order.
+        let mut colliding = image.clone();
+        colliding.push((key.clone(), Typed::M(vec![(leaf.clone(), value.clone())])));
+        colliding.push((format!("{key}_{leaf}"), value.clone()));
+        let r = run_one(&record_with_image(&map_json(&colliding)), &Config::default());
+        prop_assert_eq!(r.result.as_str(), "ProcessingFailed");
+        let mut reversed = image;
+        reversed.insert(0, (format!("{key}_{leaf}"), value.clone()));
+        reversed.push((key, Typed::M(vec![(leaf, value)])));
+        let r = run_one(&record_with_image(&map_json(&reversed)), &Config::default());
+        prop_assert_eq!(r.result.as_str(), "ProcessingFailed");
+    }
+
+    #[test]
+    fn json_string_mode_holds_the_array_mode_value(image in image()) {
+        let arrays = run_one(&record_with_image(&map_json(&image)), &Config::default());
+        let strings = run_one(&record_with_image(&map_json(&image)), &Config { list_mode: ListMode::JsonString, ..Config::default() });
+        prop_assert_eq!(&arrays.result, &strings.result);
+        if arrays.result == "Ok" {
+            for ((ka, va), (ks, vs)) in arrays.columns().iter().zip(strings.columns().iter()) {
+                prop_assert_eq!(ka, ks);
+                if va.starts_with('[') {
+                    let inner: String = serde_json::from_str(vs).unwrap();
+                    prop_assert_eq!(&inner, va);
+                } else {
+                    prop_assert_eq!(va, vs);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_data_never_panics_and_fails_alone(data in prop::collection::vec(any::<u8>(), 0..300), gz in any::<bool>()) {
+        let mut bytes = data;
+        if gz { bytes.splice(0..0, [0x1f, 0x8b]); }
+        let good = b64(&serde_json::to_vec(&insert(json!({"pk": {"S": "a"}}))).unwrap());
+        let event = event_of(vec![firehose_record(0, &b64(&bytes)), firehose_record(1, &good)]);
+        let out = transform(&event, &Config::default());
+        prop_assert_eq!(out.len(), 2);
+        if out[0].result == "ProcessingFailed" {
+            prop_assert_eq!(&out[0].data, &b64(&bytes));
+        }
+        prop_assert_eq!(out[1].result.as_str(), "Ok");
+    }
+
+    #[test]
+    fn mangled_change_records_never_panic(image in image(), cut in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let text = record_with_image(&map_json(&image));
+        let mut bytes = text.into_bytes();
+        let at = cut.index(bytes.len());
+        bytes[at] = byte;
+        let event = event_of(vec![firehose_record(0, &b64(&bytes))]);
+        let out = transform(&event, &Config::default());
+        prop_assert_eq!(out.len(), 1);
+        prop_assert!(out[0].result == "Ok" || out[0].result == "ProcessingFailed");
+        let truncated = &bytes[..at];
+        let out = transform(&event_of(vec![firehose_record(0, &b64(truncated))]), &Config::default());
+        prop_assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn arbitrary_event_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        let _ = transform_event(&bytes, &Config::default());
+    }
+}
+
+#[test]
+fn mutated_events_never_panic() {
+    // Byte-level mutations of a real event: every position, a few replacement bytes.
+    let event = String::from_utf8(event(&[insert(json!({"pk": {"S": "a"}, "m": {"M": {"n": {"N": "1"}}}}))])).unwrap();
+    let event: Value = serde_json::from_str(&event).unwrap();
+    let bytes = serde_json::to_vec(&event).unwrap();
+    for i in 0..bytes.len() {
+        for b in [b'"', b'{', b'}', b'0', 0xff] {
+            let mut m = bytes.clone();
+            m[i] = b;
+            if let Ok(batch) = transform_event(&m, &Config::default()) {
+                assert!(batch.finish(usize::MAX).is_ok());
+            }
+        }
+    }
+}
