@@ -16,6 +16,8 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY="${PYTHON:-python3}"
+# cfn-lint 1.x has no `python -m cfnlint`; call its console entry point through the interpreter.
+cfn_lint() { "$PY" -c 'import sys; from cfnlint.runner import main; sys.argv[0] = "cfn-lint"; sys.exit(main())' "$@"; }
 TEMPLATES=(cloudformation/*.yaml)
 RULES=cloudformation/guard/rules.guard
 FIXTURES=(cloudformation/guard/tests/*_tests.yaml)
@@ -54,11 +56,11 @@ case "$(cfn-guard --version)" in
 esac
 
 echo "templates: ${TEMPLATES[*]}"
-echo "tools: $("$PY" -m cfnlint --version), $(cfn-guard --version), checkov $("$CHECKOV" --version)"
+echo "tools: $(cfn_lint --version), $(cfn-guard --version), checkov $("$CHECKOV" --version)"
 
 # ------------------------------------------------------------------ 1. cfn-lint
 say "cfn-lint"
-lint_out=$("$PY" -m cfnlint --format parseable -- "${TEMPLATES[@]}"); lint_rc=$?
+lint_out=$(cfn_lint --format parseable -- "${TEMPLATES[@]}"); lint_rc=$?
 [ -n "$lint_out" ] && echo "$lint_out"
 lint_errors=$(grep -cE ':E[0-9]+:' <<<"$lint_out")
 lint_warnings=$(grep -cE ':W[0-9]+:' <<<"$lint_out")

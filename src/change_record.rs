@@ -85,7 +85,9 @@ impl<'a> ChangeRecord<'a> {
             EventName::Insert | EventName::Modify => d.new_image,
             EventName::Remove => d.old_image,
         };
-        image.filter(|raw| raw.get() != "null").or(d.keys.filter(|raw| raw.get() != "null"))
+        image
+            .filter(|raw| raw.get() != "null")
+            .or(d.keys.filter(|raw| raw.get() != "null"))
     }
 
     /// A REMOVE made by the TTL service rather than by a user or application.
@@ -141,14 +143,25 @@ mod tests {
     #[test]
     fn image_choice_follows_the_event() {
         let r = parse(BASE);
-        assert_eq!(r.image(EventName::Remove).unwrap().get(), r#"{"pk":{"S":"k"},"x":{"N":"1"}}"#);
+        assert_eq!(
+            r.image(EventName::Remove).unwrap().get(),
+            r#"{"pk":{"S":"k"},"x":{"N":"1"}}"#
+        );
         // No NewImage: an INSERT/MODIFY falls back to Keys.
-        assert_eq!(r.image(EventName::Modify).unwrap().get(), r#"{"pk":{"S":"k"}}"#);
+        assert_eq!(
+            r.image(EventName::Modify).unwrap().get(),
+            r#"{"pk":{"S":"k"}}"#
+        );
         let keys_only = parse(
             r#"{"awsRegion":"r","eventID":"e","eventName":"REMOVE","tableName":"t","dynamodb":{"Keys":{"pk":{"S":"k"}},"OldImage":null}}"#,
         );
-        assert_eq!(keys_only.image(EventName::Remove).unwrap().get(), r#"{"pk":{"S":"k"}}"#);
-        let nothing = parse(r#"{"awsRegion":"r","eventID":"e","eventName":"INSERT","tableName":"t","dynamodb":{}}"#);
+        assert_eq!(
+            keys_only.image(EventName::Remove).unwrap().get(),
+            r#"{"pk":{"S":"k"}}"#
+        );
+        let nothing = parse(
+            r#"{"awsRegion":"r","eventID":"e","eventName":"INSERT","tableName":"t","dynamodb":{}}"#,
+        );
         assert!(nothing.image(EventName::Insert).is_none());
     }
 
@@ -178,9 +191,15 @@ mod tests {
             r#"1700000000123456,"ApproximateCreationDateTimePrecision":"MICROSECOND""#,
         );
         let t = parse(&micro).creation_time().unwrap().unwrap();
-        assert_eq!(t, EventTime::from_creation_time(1_700_000_000_123_456, None).unwrap());
+        assert_eq!(
+            t,
+            EventTime::from_creation_time(1_700_000_000_123_456, None).unwrap()
+        );
         let float = BASE.replace("1700000000123", "1.700000000123e12");
-        assert_eq!(parse(&float).creation_time(), Some(EventTime::from_millis(1_700_000_000_123)));
+        assert_eq!(
+            parse(&float).creation_time(),
+            Some(EventTime::from_millis(1_700_000_000_123))
+        );
         for bad in ["-5", "1.5", "1e300"] {
             let r = BASE.replace("1700000000123", bad);
             assert!(parse(&r).creation_time().unwrap().is_err(), "{bad}");
@@ -189,6 +208,9 @@ mod tests {
             "1700000000123",
             r#"1700000000123,"ApproximateCreationDateTimePrecision":"SECOND""#,
         );
-        assert_eq!(parse(&unknown).creation_time(), Some(Err(TimeError::UnknownPrecision)));
+        assert_eq!(
+            parse(&unknown).creation_time(),
+            Some(Err(TimeError::UnknownPrecision))
+        );
     }
 }

@@ -97,7 +97,8 @@ impl Config {
 
 /// A separator or prefix: non-empty, short, and printable, so column names stay readable.
 fn column_part(variable: &'static str, value: String) -> Result<String, ConfigError> {
-    let ok = !value.is_empty() && value.chars().count() <= 8 && !value.chars().any(char::is_control);
+    let ok =
+        !value.is_empty() && value.chars().count() <= 8 && !value.chars().any(char::is_control);
     if ok {
         Ok(value)
     } else {
@@ -126,7 +127,10 @@ mod tests {
     fn defaults_when_nothing_is_set() {
         assert_eq!(from(&[]).unwrap(), Config::default());
         let c = Config::default();
-        assert_eq!((c.separator.as_str(), c.metadata_prefix.as_str()), ("_", "_"));
+        assert_eq!(
+            (c.separator.as_str(), c.metadata_prefix.as_str()),
+            ("_", "_")
+        );
         assert_eq!(c.list_mode, ListMode::Array);
         assert_eq!(c.max_response_bytes, 6_000_000);
     }
@@ -159,7 +163,11 @@ mod tests {
         ] {
             let err = from(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);
-            assert!(err.to_string().starts_with(&format!("invalid setting {var}=")), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid setting {var}=")),
+                "{err}"
+            );
         }
     }
 }

@@ -47,7 +47,9 @@ impl RecordError {
             RecordError::TooLarge { .. } => "too_large",
             RecordError::NotUtf8 => "not_utf8",
             RecordError::NotJson(_) => "not_json",
-            RecordError::NotAChangeRecord(_) | RecordError::WrongEventSource => "not_a_change_record",
+            RecordError::NotAChangeRecord(_) | RecordError::WrongEventSource => {
+                "not_a_change_record"
+            }
             RecordError::UnknownEventName => "unknown_event_name",
             RecordError::BadTableName => "bad_table_name",
             RecordError::NoImage => "no_image",
@@ -78,7 +80,11 @@ pub fn describe_json_error(e: &serde_json::Error) -> String {
     let names_only = msg.starts_with("missing field") || msg.starts_with("duplicate field");
     match e.classify() {
         Category::Data if names_only => msg,
-        Category::Data => format!("a field has the wrong type at line {} column {}", e.line(), e.column()),
+        Category::Data => format!(
+            "a field has the wrong type at line {} column {}",
+            e.line(),
+            e.column()
+        ),
         Category::Syntax => format!("syntax error at line {} column {}", e.line(), e.column()),
         Category::Eof => "unexpected end of input".to_owned(),
         Category::Io => "read error".to_owned(),

@@ -45,7 +45,10 @@ pub struct EventTime(DateTime<Utc>);
 
 impl EventTime {
     /// From `ApproximateCreationDateTime` and its precision, when the record names it.
-    pub fn from_creation_time(value: u64, precision: Option<Precision>) -> Result<EventTime, TimeError> {
+    pub fn from_creation_time(
+        value: u64,
+        precision: Option<Precision>,
+    ) -> Result<EventTime, TimeError> {
         let precision = precision.unwrap_or(if value >= MICROS_THRESHOLD {
             Precision::Microsecond
         } else {
@@ -140,11 +143,16 @@ mod tests {
     #[test]
     fn a_named_precision_wins_over_the_magnitude_rule() {
         // 10^14 - 1 is milliseconds by magnitude, but the record says microseconds.
-        let t = EventTime::from_creation_time(99_999_999_999_999, Some(Precision::Microsecond)).unwrap();
+        let t = EventTime::from_creation_time(99_999_999_999_999, Some(Precision::Microsecond))
+            .unwrap();
         assert_eq!(text(t), r#""1973-03-03T09:46:39.999999Z""#);
-        let t = EventTime::from_creation_time(1_700_000_000_123, Some(Precision::Millisecond)).unwrap();
+        let t =
+            EventTime::from_creation_time(1_700_000_000_123, Some(Precision::Millisecond)).unwrap();
         assert_eq!((t.year(), t.month(), t.day(), t.hour()), (2023, 11, 14, 22));
-        assert_eq!(Precision::from_name("MICROSECOND"), Some(Precision::Microsecond));
+        assert_eq!(
+            Precision::from_name("MICROSECOND"),
+            Some(Precision::Microsecond)
+        );
         assert_eq!(Precision::from_name("SECOND"), None);
     }
 
@@ -158,7 +166,10 @@ mod tests {
 
     #[test]
     fn epoch_and_range_edges() {
-        assert_eq!(text(EventTime::from_millis(0).unwrap()), r#""1970-01-01T00:00:00.000000Z""#);
+        assert_eq!(
+            text(EventTime::from_millis(0).unwrap()),
+            r#""1970-01-01T00:00:00.000000Z""#
+        );
         assert_eq!(EventTime::from_millis(u64::MAX), Err(TimeError::OutOfRange));
         assert_eq!(
             EventTime::from_creation_time(u64::MAX, Some(Precision::Millisecond)),

@@ -69,7 +69,8 @@ struct RecordIdAndData<'a> {
 
 impl<'a> FirehoseEvent<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<FirehoseEvent<'a>, EventError> {
-        serde_json::from_slice(bytes).map_err(|e| EventError::NotAFirehoseEvent(describe_json_error(&e)))
+        serde_json::from_slice(bytes)
+            .map_err(|e| EventError::NotAFirehoseEvent(describe_json_error(&e)))
     }
 }
 
@@ -77,15 +78,19 @@ impl<'a> FirehoseRecord<'a> {
     /// Reads record `index`. A record with a `recordId` and `data` but something else wrong is
     /// still answered, as failed (the reason comes back beside it); one without them makes the
     /// event unanswerable.
-    pub fn parse(raw: &'a RawValue, index: usize) -> Result<(FirehoseRecord<'a>, Option<RecordError>), EventError> {
+    pub fn parse(
+        raw: &'a RawValue,
+        index: usize,
+    ) -> Result<(FirehoseRecord<'a>, Option<RecordError>), EventError> {
         let e = match serde_json::from_str::<FirehoseRecord>(raw.get()) {
             Ok(record) => return Ok((record, None)),
             Err(e) => e,
         };
-        let minimal: RecordIdAndData = serde_json::from_str(raw.get()).map_err(|e| EventError::BadRecord {
-            index,
-            reason: describe_json_error(&e),
-        })?;
+        let minimal: RecordIdAndData =
+            serde_json::from_str(raw.get()).map_err(|e| EventError::BadRecord {
+                index,
+                reason: describe_json_error(&e),
+            })?;
         let record = FirehoseRecord {
             record_id: minimal.record_id,
             data: minimal.data,
@@ -96,7 +101,10 @@ impl<'a> FirehoseRecord<'a> {
     }
 
     fn arrival_time(&self) -> Result<EventTime, TimeError> {
-        let ms = self.approximate_arrival_timestamp.as_ref().ok_or(TimeError::Missing)?;
+        let ms = self
+            .approximate_arrival_timestamp
+            .as_ref()
+            .ok_or(TimeError::Missing)?;
         EventTime::from_millis(crate::change_record::whole(ms)?)
     }
 

@@ -5,7 +5,9 @@
 
 use crate::config::{Config, ListMode};
 use crate::json_out::write_json_str;
-use crate::typed_json::{end_of_value, fail, next_tag, write_tagged_value, ItemError, Tag, MAX_DEPTH};
+use crate::typed_json::{
+    end_of_value, fail, next_tag, write_tagged_value, ItemError, Tag, MAX_DEPTH,
+};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use std::collections::HashSet;
 use std::fmt;
@@ -62,7 +64,7 @@ impl Flattener {
 
     /// Claims the current path as a column name and writes `,"name":`.
     fn begin_column<E: de::Error>(&mut self, out: &mut Vec<u8>) -> Result<(), E> {
-        let taken = self.reserved.iter().any(|r| *r == self.path) || self.used.contains(&self.path);
+        let taken = self.reserved.contains(&self.path) || self.used.contains(&self.path);
         if taken {
             return Err(fail(&mut self.error, ItemError::ColumnCollision));
         }
@@ -176,7 +178,8 @@ impl<'de> Visitor<'de> for Column<'_> {
             let written = write_tagged_value(tag, &mut map, &mut array, &mut f.error, depth);
             if written.is_ok() {
                 // Only valid UTF-8 was written into `array`, so this cannot fail.
-                let text = std::str::from_utf8(&array).map_err(|_| fail(&mut f.error, ItemError::WrongShape))?;
+                let text = std::str::from_utf8(&array)
+                    .map_err(|_| fail(&mut f.error, ItemError::WrongShape))?;
                 write_json_str(out, text);
             }
             f.scratch = array;
@@ -267,7 +270,10 @@ mod tests {
     fn bad_values_fail_the_row() {
         assert_eq!(row(r#"{"a":{"X":"1"}}"#), Err(ItemError::UnknownTypeTag));
         assert_eq!(row(r#"{"a":{"M":{"b":{}}}}"#), Err(ItemError::NoTypeTag));
-        assert_eq!(row(r#"{"a":{"M":{},"S":"x"}}"#), Err(ItemError::SeveralTypeTags));
+        assert_eq!(
+            row(r#"{"a":{"M":{},"S":"x"}}"#),
+            Err(ItemError::SeveralTypeTags)
+        );
         assert_eq!(row(r#"{"a":{"N":"1,5"}}"#), Err(ItemError::BadNumber));
         assert_eq!(row(r#"[]"#), Err(ItemError::WrongShape));
         assert_eq!(row(r#"{"a":"plain"}"#), Err(ItemError::WrongShape));

@@ -3,17 +3,17 @@
 //! keys. The transformation is pure and synchronous (bytes in, bytes out): the Lambda
 //! (`src/bin/bootstrap.rs`), the `ddb-lake` command, the tests and the benchmarks all call it.
 
+pub mod change_record;
 pub mod config;
+pub mod error;
+pub mod event_time;
+pub mod firehose;
 pub mod flatten;
 pub mod json_out;
 pub mod number;
-pub mod typed_json;
-pub mod change_record;
-pub mod error;
-pub mod event_time;
 pub mod partition;
 pub mod payload;
-pub mod row;
-pub mod firehose;
 pub mod report;
+pub mod row;
 pub mod sample_event;
+pub mod typed_json;

@@ -77,7 +77,10 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"table":"orders","year":"2024","month":"01","day":"02","hour":"03"}"#
         );
-        assert_eq!(keys.s3_prefix(), "table=orders/year=2024/month=01/day=02/hour=03/");
+        assert_eq!(
+            keys.s3_prefix(),
+            "table=orders/year=2024/month=01/day=02/hour=03/"
+        );
     }
 
     #[test]
@@ -85,7 +88,15 @@ mod tests {
         for ok in ["orders", "Orders-2024.v1_x", "abc"] {
             assert!(is_table_name(ok), "{ok}");
         }
-        for bad in ["", "ab", "a/b/c", "../x", "or ders", "tabelle-ä", &"x".repeat(256)] {
+        for bad in [
+            "",
+            "ab",
+            "a/b/c",
+            "../x",
+            "or ders",
+            "tabelle-ä",
+            &"x".repeat(256),
+        ] {
             assert!(!is_table_name(bad), "{bad}");
         }
     }

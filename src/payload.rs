@@ -60,8 +60,14 @@ mod tests {
     #[test]
     fn plain_and_gzip_payloads() {
         let mut p = Payload::default();
-        assert_eq!(p.decode(&STANDARD.encode(b"{\"a\":1}")).unwrap(), b"{\"a\":1}");
-        assert_eq!(p.decode(&STANDARD.encode(gzip(b"{\"a\":1}"))).unwrap(), b"{\"a\":1}");
+        assert_eq!(
+            p.decode(&STANDARD.encode(b"{\"a\":1}")).unwrap(),
+            b"{\"a\":1}"
+        );
+        assert_eq!(
+            p.decode(&STANDARD.encode(gzip(b"{\"a\":1}"))).unwrap(),
+            b"{\"a\":1}"
+        );
     }
 
     #[test]
@@ -70,11 +76,16 @@ mod tests {
         assert_eq!(p.decode("not base64!"), Err(RecordError::Base64));
         assert_eq!(p.decode("AAE"), Err(RecordError::Base64)); // missing padding
         let truncated = &gzip(b"{\"a\":1}")[..8];
-        assert_eq!(p.decode(&STANDARD.encode(truncated)), Err(RecordError::Gzip));
+        assert_eq!(
+            p.decode(&STANDARD.encode(truncated)),
+            Err(RecordError::Gzip)
+        );
         let bomb = gzip(&vec![b' '; MAX_PAYLOAD_BYTES + 10]);
         assert_eq!(
             p.decode(&STANDARD.encode(bomb)),
-            Err(RecordError::TooLarge { limit: MAX_PAYLOAD_BYTES })
+            Err(RecordError::TooLarge {
+                limit: MAX_PAYLOAD_BYTES
+            })
         );
     }
 }

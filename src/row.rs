@@ -116,10 +116,15 @@ impl RowWriter {
                 RecordError::NotJson(reason)
             }
         })?;
-        if record.event_source.as_deref().is_some_and(|s| s != "aws:dynamodb") {
+        if record
+            .event_source
+            .as_deref()
+            .is_some_and(|s| s != "aws:dynamodb")
+        {
             return Err(RecordError::WrongEventSource);
         }
-        let event_name = EventName::from_name(&record.event_name).ok_or(RecordError::UnknownEventName)?;
+        let event_name =
+            EventName::from_name(&record.event_name).ok_or(RecordError::UnknownEventName)?;
         if !is_table_name(&record.table_name) {
             return Err(RecordError::BadTableName);
         }
@@ -172,7 +177,11 @@ mod tests {
         EventTime::from_millis(1_600_000_000_000)
     }
 
-    fn row(config: &Config, payload: &str, position: StreamPosition) -> Result<String, RecordError> {
+    fn row(
+        config: &Config,
+        payload: &str,
+        position: StreamPosition,
+    ) -> Result<String, RecordError> {
         let mut w = RowWriter::new(config);
         let (line, _) = w.change_record(payload.as_bytes(), arrival, position)?;
         Ok(String::from_utf8(line.to_vec()).unwrap())
@@ -215,9 +224,17 @@ mod tests {
         let (line, keys) = w
             .change_record(no_time.as_bytes(), arrival, StreamPosition::default())
             .unwrap();
-        assert!(String::from_utf8_lossy(line).contains(r#""_event_time":"2020-09-13T12:26:40.000000Z""#));
-        assert_eq!(keys.s3_prefix(), "table=orders/year=2020/month=09/day=13/hour=12/");
-        let neither = w.change_record(no_time.as_bytes(), || Err(TimeError::Missing), StreamPosition::default());
+        assert!(String::from_utf8_lossy(line)
+            .contains(r#""_event_time":"2020-09-13T12:26:40.000000Z""#));
+        assert_eq!(
+            keys.s3_prefix(),
+            "table=orders/year=2020/month=09/day=13/hour=12/"
+        );
+        let neither = w.change_record(
+            no_time.as_bytes(),
+            || Err(TimeError::Missing),
+            StreamPosition::default(),
+        );
         assert_eq!(neither.unwrap_err(), RecordError::Time(TimeError::Missing));
     }
 
@@ -250,10 +267,18 @@ mod tests {
 
     #[test]
     fn failure_reasons_do_not_quote_item_data() {
-        let secret = INSERT.replace(r#""tableName":"orders""#, r#""tableName":{"secret":"p@ss"}"#);
+        let secret = INSERT.replace(
+            r#""tableName":"orders""#,
+            r#""tableName":{"secret":"p@ss"}"#,
+        );
         let err = row(&Config::default(), &secret, StreamPosition::default()).unwrap_err();
         assert!(!err.to_string().contains("p@ss"), "{err}");
-        let err = row(&Config::default(), r#""john@example.com""#, StreamPosition::default()).unwrap_err();
+        let err = row(
+            &Config::default(),
+            r#""john@example.com""#,
+            StreamPosition::default(),
+        )
+        .unwrap_err();
         assert!(!err.to_string().contains("john"), "{err}");
     }
 }

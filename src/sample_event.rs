@@ -58,7 +58,10 @@ pub fn firehose_event(bytes: &[u8]) -> Result<Vec<u8>, InputError> {
         .iter()
         .map(|r| serde_json::from_str(r.get()).unwrap_or_default())
         .collect();
-    let region = peeks.iter().find_map(|p| p.aws_region).unwrap_or("us-east-1");
+    let region = peeks
+        .iter()
+        .find_map(|p| p.aws_region)
+        .unwrap_or("us-east-1");
     let table = peeks.iter().find_map(|p| p.table_name).unwrap_or("table");
     let account = "111122223333";
     let entries: Vec<Value> = records
@@ -115,10 +118,18 @@ mod tests {
     #[test]
     fn ndjson_and_arrays_split_into_exact_record_texts() {
         let ndjson = b"{\"a\": 1}\n\n{\"b\":[2]}\n";
-        let texts: Vec<&str> = split_records(ndjson).unwrap().iter().map(|r| r.get()).collect();
+        let texts: Vec<&str> = split_records(ndjson)
+            .unwrap()
+            .iter()
+            .map(|r| r.get())
+            .collect();
         assert_eq!(texts, ["{\"a\": 1}", "{\"b\":[2]}"]);
         let array = b" [{\"a\": 1}, {\"b\":[2]}]";
-        let texts: Vec<&str> = split_records(array).unwrap().iter().map(|r| r.get()).collect();
+        let texts: Vec<&str> = split_records(array)
+            .unwrap()
+            .iter()
+            .map(|r| r.get())
+            .collect();
         assert_eq!(texts, ["{\"a\": 1}", "{\"b\":[2]}"]);
         assert!(split_records(b"{\"a\":").is_err());
     }
@@ -132,12 +143,21 @@ mod tests {
         let records = br#"{"awsRegion":"eu-west-1","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123456,"Keys":{"pk":{"S":"a"}}}}
             {"broken": true}"#;
         let event: Value = serde_json::from_slice(&firehose_event(records).unwrap()).unwrap();
-        assert_eq!(event["sourceKinesisStreamArn"], "arn:aws:kinesis:eu-west-1:111122223333:stream/orders-changes");
+        assert_eq!(
+            event["sourceKinesisStreamArn"],
+            "arn:aws:kinesis:eu-west-1:111122223333:stream/orders-changes"
+        );
         let first = &event["records"][0];
         assert_eq!(first["approximateArrivalTimestamp"], 1_700_000_000_373u64);
         let data = STANDARD.decode(first["data"].as_str().unwrap()).unwrap();
         assert!(data.starts_with(br#"{"awsRegion":"eu-west-1""#));
-        assert_eq!(event["records"][1]["kinesisRecordMetadata"]["partitionKey"], "record-1");
-        assert_eq!(event["records"][1]["approximateArrivalTimestamp"], DEFAULT_ARRIVAL_MS + 1);
+        assert_eq!(
+            event["records"][1]["kinesisRecordMetadata"]["partitionKey"],
+            "record-1"
+        );
+        assert_eq!(
+            event["records"][1]["approximateArrivalTimestamp"],
+            DEFAULT_ARRIVAL_MS + 1
+        );
     }
 }

@@ -72,7 +72,7 @@ pub fn end_of_value<'de, A: MapAccess<'de>>(
 /// caller reads the reason back from the slot. (serde errors can only carry text.)
 pub fn fail<E: de::Error>(slot: &mut Option<ItemError>, reason: ItemError) -> E {
     *slot = Some(reason);
-    E::custom(&reason_text(slot))
+    E::custom(reason_text(slot))
 }
 
 fn reason_text(slot: &Option<ItemError>) -> String {

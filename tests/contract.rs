@@ -13,12 +13,18 @@ use serde_json::{json, Value};
 use std::io::Write;
 
 fn cols(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The attribute columns of a row (everything after the metadata columns).
 fn attributes(r: &ResponseRecord) -> Vec<(String, String)> {
-    r.columns().into_iter().filter(|(k, _)| !k.starts_with('_')).collect()
+    r.columns()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .collect()
 }
 
 #[test]
@@ -26,7 +32,11 @@ fn one_response_record_per_input_record_same_ids_same_order() {
     let good = insert(json!({"pk": {"S": "a"}}));
     let mut records = Vec::new();
     for i in 0..20 {
-        let data = if i % 3 == 0 { "%%%".to_string() } else { b64(&serde_json::to_vec(&good).unwrap()) };
+        let data = if i % 3 == 0 {
+            "%%%".to_string()
+        } else {
+            b64(&serde_json::to_vec(&good).unwrap())
+        };
         records.push(firehose_record(i, &data));
     }
     let out = transform(&event_of(records), &Config::default());
@@ -43,7 +53,10 @@ fn metadata_columns_come_first_in_contract_order() {
     let r = transform_one(&insert(json!({"pk": {"S": "a"}, "n": {"N": "1"}})));
     assert_eq!(r.result, "Ok");
     let line = r.line();
-    assert!(line.ends_with("}\n") && line.matches('\n').count() == 1, "{line:?}");
+    assert!(
+        line.ends_with("}\n") && line.matches('\n').count() == 1,
+        "{line:?}"
+    );
     assert_eq!(
         r.columns(),
         cols(&[
@@ -68,7 +81,10 @@ fn metadata_prefix_is_configurable() {
         metadata_prefix: "meta__".into(),
         ..Config::default()
     };
-    let r = transform_one_with(&insert(json!({"_event_name": {"S": "no clash now"}})), &config);
+    let r = transform_one_with(
+        &insert(json!({"_event_name": {"S": "no clash now"}})),
+        &config,
+    );
     let names: Vec<String> = r.columns().into_iter().map(|(k, _)| k).collect();
     assert_eq!(names[0], "meta__event_name");
     assert_eq!(names[8], "meta__kinesis_sequence_number");
@@ -100,25 +116,52 @@ fn image_is_new_for_insert_and_modify_old_for_remove_keys_when_absent() {
     let modify = transform_one(&change("MODIFY", both.clone()));
     assert_eq!(modify.column("state").as_deref(), Some(r#""new""#));
     assert_eq!(modify.column("_is_deleted").as_deref(), Some("false"));
-    let remove = transform_one(&change("REMOVE", json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}}, "OldImage": old})));
+    let remove = transform_one(&change(
+        "REMOVE",
+        json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}}, "OldImage": old}),
+    ));
     assert_eq!(remove.column("state").as_deref(), Some(r#""old""#));
     assert_eq!(remove.column("_is_deleted").as_deref(), Some("true"));
-    let keys_only = transform_one(&change("REMOVE", json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}, "sk": {"N": "7"}}})));
-    assert_eq!(attributes(&keys_only), cols(&[("pk", r#""k""#), ("sk", "7")]));
-    let insert_keys_only = transform_one(&change("INSERT", json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}}})));
+    let keys_only = transform_one(&change(
+        "REMOVE",
+        json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}, "sk": {"N": "7"}}}),
+    ));
+    assert_eq!(
+        attributes(&keys_only),
+        cols(&[("pk", r#""k""#), ("sk", "7")])
+    );
+    let insert_keys_only = transform_one(&change(
+        "INSERT",
+        json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}}}),
+    ));
     assert_eq!(attributes(&insert_keys_only), cols(&[("pk", r#""k""#)]));
 }
 
 #[test]
 fn ttl_deletes_are_flagged_user_deletes_are_not() {
-    let mut ttl = change("REMOVE", json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}}}));
+    let mut ttl = change(
+        "REMOVE",
+        json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}}}),
+    );
     ttl["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
-    assert_eq!(transform_one(&ttl).column("_expired_by_ttl").as_deref(), Some("true"));
+    assert_eq!(
+        transform_one(&ttl).column("_expired_by_ttl").as_deref(),
+        Some("true")
+    );
     let mut user = ttl.clone();
     user["userIdentity"] = json!({"type": "User", "principalId": "AIDAEXAMPLE"});
-    assert_eq!(transform_one(&user).column("_expired_by_ttl").as_deref(), Some("false"));
-    let plain = change("REMOVE", json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}}}));
-    assert_eq!(transform_one(&plain).column("_expired_by_ttl").as_deref(), Some("false"));
+    assert_eq!(
+        transform_one(&user).column("_expired_by_ttl").as_deref(),
+        Some("false")
+    );
+    let plain = change(
+        "REMOVE",
+        json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}}}),
+    );
+    assert_eq!(
+        transform_one(&plain).column("_expired_by_ttl").as_deref(),
+        Some("false")
+    );
 }
 
 #[test]
@@ -222,8 +265,14 @@ fn numbers_keep_their_exact_decimal_value() {
     for (i, v) in values.iter().enumerate() {
         assert_eq!(r.column(&format!("n{i}")).as_deref(), Some(*v));
     }
-    assert_eq!(r.column("ns").as_deref(), Some("[99999999999999999999999999999999999999,1E+125]"));
-    assert_eq!(r.column("l").as_deref(), Some("[3.14159265358979323846264338327950288]"));
+    assert_eq!(
+        r.column("ns").as_deref(),
+        Some("[99999999999999999999999999999999999999,1E+125]")
+    );
+    assert_eq!(
+        r.column("l").as_deref(),
+        Some("[3.14159265358979323846264338327950288]")
+    );
 }
 
 #[test]
@@ -240,7 +289,10 @@ fn collisions_fail_the_record_never_overwrite() {
     }
     // Duplicate attribute names in the JSON text are a collision too.
     let text = r#"{"awsRegion":"r","eventID":"e","eventName":"INSERT","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1,"NewImage":{"a":{"S":"1"},"a":{"S":"2"}}}}"#;
-    let r = &transform(&event_of(vec![firehose_record(0, &b64(text.as_bytes()))]), &Config::default())[0];
+    let r = &transform(
+        &event_of(vec![firehose_record(0, &b64(text.as_bytes()))]),
+        &Config::default(),
+    )[0];
     assert_eq!(r.result, "ProcessingFailed");
 }
 
@@ -265,16 +317,25 @@ fn nesting_deeper_than_32_levels_fails() {
     let ok = transform_one(&insert(nested_maps(32)));
     assert_eq!(ok.result, "Ok");
     assert_eq!(ok.columns().last().unwrap().1, r#""leaf""#);
-    assert_eq!(transform_one(&insert(nested_maps(33))).result, "ProcessingFailed");
+    assert_eq!(
+        transform_one(&insert(nested_maps(33))).result,
+        "ProcessingFailed"
+    );
     assert_eq!(transform_one(&insert(nested_lists(32))).result, "Ok");
-    assert_eq!(transform_one(&insert(nested_lists(33))).result, "ProcessingFailed");
+    assert_eq!(
+        transform_one(&insert(nested_lists(33))).result,
+        "ProcessingFailed"
+    );
     // Deep enough to overflow a naive recursive parser: still only this record fails.
     let deep = format!(
         r#"{{"awsRegion":"r","eventID":"e","eventName":"INSERT","tableName":"orders","dynamodb":{{"NewImage":{{"a":{}{}}}}}}}"#,
         r#"{"L":["#.repeat(100_000),
         "]}".repeat(100_000)
     );
-    let r = &transform(&event_of(vec![firehose_record(0, &b64(deep.as_bytes()))]), &Config::default())[0];
+    let r = &transform(
+        &event_of(vec![firehose_record(0, &b64(deep.as_bytes()))]),
+        &Config::default(),
+    )[0];
     assert_eq!(r.result, "ProcessingFailed");
 }
 
@@ -291,39 +352,86 @@ fn change_time_in_milliseconds_or_microseconds() {
     let us = at(json!(1_700_000_000_123_456u64), None);
     let us_named = at(json!(1_700_000_000_123_456u64), Some("MICROSECOND"));
     let ms_named = at(json!(1_700_000_000_123u64), Some("MILLISECOND"));
-    assert_eq!(ms.column("_event_time").unwrap(), r#""2023-11-14T22:13:20.123000Z""#);
-    assert_eq!(ms_named.column("_event_time").unwrap(), r#""2023-11-14T22:13:20.123000Z""#);
-    assert_eq!(us.column("_event_time").unwrap(), r#""2023-11-14T22:13:20.123456Z""#);
-    assert_eq!(us_named.column("_event_time").unwrap(), r#""2023-11-14T22:13:20.123456Z""#);
+    assert_eq!(
+        ms.column("_event_time").unwrap(),
+        r#""2023-11-14T22:13:20.123000Z""#
+    );
+    assert_eq!(
+        ms_named.column("_event_time").unwrap(),
+        r#""2023-11-14T22:13:20.123000Z""#
+    );
+    assert_eq!(
+        us.column("_event_time").unwrap(),
+        r#""2023-11-14T22:13:20.123456Z""#
+    );
+    assert_eq!(
+        us_named.column("_event_time").unwrap(),
+        r#""2023-11-14T22:13:20.123456Z""#
+    );
     let keys = |r: &ResponseRecord| r.metadata.clone().unwrap().partition_keys;
     assert_eq!(keys(&ms), keys(&us));
     // A small value named MICROSECOND is not read as milliseconds.
     let early = at(json!(1_000_000u64), Some("MICROSECOND"));
-    assert_eq!(early.column("_event_time").unwrap(), r#""1970-01-01T00:00:01.000000Z""#);
-    assert_eq!(at(json!(1_700_000_000_123u64), Some("NANOSECOND")).result, "ProcessingFailed");
+    assert_eq!(
+        early.column("_event_time").unwrap(),
+        r#""1970-01-01T00:00:01.000000Z""#
+    );
+    assert_eq!(
+        at(json!(1_700_000_000_123u64), Some("NANOSECOND")).result,
+        "ProcessingFailed"
+    );
     assert_eq!(at(json!("1700000000123"), None).result, "ProcessingFailed");
 }
 
 #[test]
 fn partition_keys_come_from_the_change_time_as_padded_strings() {
     // 2024-03-05T07:08:09Z, while Firehose saw it in 2020.
-    let r = transform_one(&change("INSERT", json!({"ApproximateCreationDateTime": 1_709_622_489_000u64, "Keys": {"pk": {"S": "k"}}})));
+    let r = transform_one(&change(
+        "INSERT",
+        json!({"ApproximateCreationDateTime": 1_709_622_489_000u64, "Keys": {"pk": {"S": "k"}}}),
+    ));
     let keys = r.metadata.unwrap().partition_keys;
-    let expected: Vec<(&str, &str)> = vec![("day", "05"), ("hour", "07"), ("month", "03"), ("table", "orders"), ("year", "2024")];
-    assert_eq!(keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(), expected);
+    let expected: Vec<(&str, &str)> = vec![
+        ("day", "05"),
+        ("hour", "07"),
+        ("month", "03"),
+        ("table", "orders"),
+        ("year", "2024"),
+    ];
+    assert_eq!(
+        keys.iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+        expected
+    );
 }
 
 #[test]
 fn firehose_arrival_time_is_used_only_when_the_change_time_is_absent() {
     let r = transform_one(&change("INSERT", json!({"Keys": {"pk": {"S": "k"}}})));
     // firehose_record(0, ..) arrives at 1_600_000_000_000 ms = 2020-09-13T12:26:40Z.
-    assert_eq!(r.column("_event_time").unwrap(), r#""2020-09-13T12:26:40.000000Z""#);
+    assert_eq!(
+        r.column("_event_time").unwrap(),
+        r#""2020-09-13T12:26:40.000000Z""#
+    );
     let keys = r.metadata.unwrap().partition_keys;
-    assert_eq!((keys["year"].as_str(), keys["month"].as_str(), keys["day"].as_str(), keys["hour"].as_str()), ("2020", "09", "13", "12"));
+    assert_eq!(
+        (
+            keys["year"].as_str(),
+            keys["month"].as_str(),
+            keys["day"].as_str(),
+            keys["hour"].as_str()
+        ),
+        ("2020", "09", "13", "12")
+    );
     // Neither time: the record fails rather than landing in a made-up partition.
-    let data = b64(&serde_json::to_vec(&change("INSERT", json!({"Keys": {"pk": {"S": "k"}}}))).unwrap());
+    let data =
+        b64(&serde_json::to_vec(&change("INSERT", json!({"Keys": {"pk": {"S": "k"}}}))).unwrap());
     let event = serde_json::to_vec(&json!({"records": [{"recordId": "r", "data": data}]})).unwrap();
-    assert_eq!(transform(&event, &Config::default())[0].result, "ProcessingFailed");
+    assert_eq!(
+        transform(&event, &Config::default())[0].result,
+        "ProcessingFailed"
+    );
 }
 
 #[test]
@@ -332,7 +440,10 @@ fn gzip_payloads_are_decompressed() {
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
     gz.write_all(&serde_json::to_vec(&change).unwrap()).unwrap();
     let data = b64(&gz.finish().unwrap());
-    let r = &transform(&event_of(vec![firehose_record(0, &data)]), &Config::default())[0];
+    let r = &transform(
+        &event_of(vec![firehose_record(0, &data)]),
+        &Config::default(),
+    )[0];
     assert_eq!(r.result, "Ok");
     assert_eq!(r.column("pk").as_deref(), Some(r#""zipped""#));
 }
@@ -357,24 +468,76 @@ fn bad_records_fail_with_their_original_data() {
         ("invalid JSON", b64(b"{\"eventName\": INSERT}")),
         ("empty", String::new()),
         ("JSON but not a change record", b64(b"[1,2,3]")),
-        ("missing dynamodb", with(&|c| drop(c.as_object_mut().unwrap().remove("dynamodb")))),
-        ("missing eventID", with(&|c| drop(c.as_object_mut().unwrap().remove("eventID")))),
-        ("unknown eventName", with(&|c| c["eventName"] = json!("UPSERT"))),
-        ("other event source", with(&|c| c["eventSource"] = json!("aws:kinesis"))),
-        ("bad table name", with(&|c| c["tableName"] = json!("../../etc"))),
-        ("no type tag", with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({}))),
-        ("two type tags", with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"S": "a", "N": "1"}))),
-        ("unknown type tag", with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"STR": "a"}))),
-        ("untyped value", with(&|c| c["dynamodb"]["NewImage"]["x"] = json!("plain"))),
-        ("N not a number", with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"N": "twelve"}))),
-        ("NS element not a number", with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"NS": ["1", "NaN"]}))),
-        ("S not a string", with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"S": 5}))),
-        ("too deep", with(&|c| c["dynamodb"]["NewImage"] = nested_maps(40))),
-        ("collision", with(&|c| c["dynamodb"]["NewImage"]["_event_name"] = json!({"S": "x"}))),
-        ("no image and no keys", with(&|c| c["dynamodb"] = json!({"ApproximateCreationDateTime": T_MS}))),
-        ("time out of range", with(&|c| c["dynamodb"]["ApproximateCreationDateTime"] = json!(u64::MAX))),
+        (
+            "missing dynamodb",
+            with(&|c| drop(c.as_object_mut().unwrap().remove("dynamodb"))),
+        ),
+        (
+            "missing eventID",
+            with(&|c| drop(c.as_object_mut().unwrap().remove("eventID"))),
+        ),
+        (
+            "unknown eventName",
+            with(&|c| c["eventName"] = json!("UPSERT")),
+        ),
+        (
+            "other event source",
+            with(&|c| c["eventSource"] = json!("aws:kinesis")),
+        ),
+        (
+            "bad table name",
+            with(&|c| c["tableName"] = json!("../../etc")),
+        ),
+        (
+            "no type tag",
+            with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({})),
+        ),
+        (
+            "two type tags",
+            with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"S": "a", "N": "1"})),
+        ),
+        (
+            "unknown type tag",
+            with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"STR": "a"})),
+        ),
+        (
+            "untyped value",
+            with(&|c| c["dynamodb"]["NewImage"]["x"] = json!("plain")),
+        ),
+        (
+            "N not a number",
+            with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"N": "twelve"})),
+        ),
+        (
+            "NS element not a number",
+            with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"NS": ["1", "NaN"]})),
+        ),
+        (
+            "S not a string",
+            with(&|c| c["dynamodb"]["NewImage"]["x"] = json!({"S": 5})),
+        ),
+        (
+            "too deep",
+            with(&|c| c["dynamodb"]["NewImage"] = nested_maps(40)),
+        ),
+        (
+            "collision",
+            with(&|c| c["dynamodb"]["NewImage"]["_event_name"] = json!({"S": "x"})),
+        ),
+        (
+            "no image and no keys",
+            with(&|c| c["dynamodb"] = json!({"ApproximateCreationDateTime": T_MS})),
+        ),
+        (
+            "time out of range",
+            with(&|c| c["dynamodb"]["ApproximateCreationDateTime"] = json!(u64::MAX)),
+        ),
     ];
-    let mut records: Vec<Value> = bad.iter().enumerate().map(|(i, (_, d))| firehose_record(i, d)).collect();
+    let mut records: Vec<Value> = bad
+        .iter()
+        .enumerate()
+        .map(|(i, (_, d))| firehose_record(i, d))
+        .collect();
     records.push(firehose_record(bad.len(), &with(&|_| ())));
     let out = transform(&event_of(records), &Config::default());
     for (i, (what, data)) in bad.iter().enumerate() {
@@ -388,7 +551,8 @@ fn bad_records_fail_with_their_original_data() {
 #[test]
 fn failed_data_comes_back_as_the_same_string_even_with_json_escapes() {
     // `\/` is a legal JSON escape for `/`; the string value is what Firehose holds.
-    let event = br#"{"records":[{"recordId":"r0","approximateArrivalTimestamp":1,"data":"ab\/cd!"}]}"#;
+    let event =
+        br#"{"records":[{"recordId":"r0","approximateArrivalTimestamp":1,"data":"ab\/cd!"}]}"#;
     let out = transform(event, &Config::default());
     assert_eq!(out[0].result, "ProcessingFailed");
     assert_eq!(out[0].data, "ab/cd!");
@@ -412,9 +576,16 @@ fn a_malformed_record_in_hundreds_changes_only_its_own_response() {
         assert_eq!(out.len(), clean.len());
         for (i, (a, b)) in out.iter().zip(&clean).enumerate() {
             if i == victim {
-                assert_eq!((a.result.as_str(), a.data.as_str()), ("ProcessingFailed", poison));
+                assert_eq!(
+                    (a.result.as_str(), a.data.as_str()),
+                    ("ProcessingFailed", poison)
+                );
             } else {
-                assert_eq!((&a.record_id, &a.result, &a.data), (&b.record_id, &b.result, &b.data), "record {i}");
+                assert_eq!(
+                    (&a.record_id, &a.result, &a.data),
+                    (&b.record_id, &b.result, &b.data),
+                    "record {i}"
+                );
             }
         }
     }
@@ -426,8 +597,14 @@ fn a_record_with_a_broken_envelope_fails_alone() {
     let mut broken = firehose_record(0, &good);
     broken["approximateArrivalTimestamp"] = json!("yesterday");
     broken["kinesisRecordMetadata"] = json!(17);
-    let out = transform(&event_of(vec![broken, firehose_record(1, &good)]), &Config::default());
-    assert_eq!((out[0].result.as_str(), out[0].data.as_str()), ("ProcessingFailed", good.as_str()));
+    let out = transform(
+        &event_of(vec![broken, firehose_record(1, &good)]),
+        &Config::default(),
+    );
+    assert_eq!(
+        (out[0].result.as_str(), out[0].data.as_str()),
+        ("ProcessingFailed", good.as_str())
+    );
     assert_eq!(out[1].result, "Ok");
 }
 
@@ -444,7 +621,10 @@ fn an_event_that_cannot_be_answered_is_an_error() {
     for bytes in cases {
         let err = transform_event(bytes, &Config::default()).unwrap_err();
         assert!(
-            matches!(err, EventError::NotAFirehoseEvent(_) | EventError::BadRecord { .. }),
+            matches!(
+                err,
+                EventError::NotAFirehoseEvent(_) | EventError::BadRecord { .. }
+            ),
             "{}: {err}",
             String::from_utf8_lossy(bytes)
         );
@@ -455,7 +635,9 @@ fn an_event_that_cannot_be_answered_is_an_error() {
 
 #[test]
 fn the_response_budget_is_honoured() {
-    let changes: Vec<Value> = (0..50).map(|i| insert(json!({"pk": {"S": format!("{i:0>200}")}}))).collect();
+    let changes: Vec<Value> = (0..50)
+        .map(|i| insert(json!({"pk": {"S": format!("{i:0>200}")}})))
+        .collect();
     let event = event(&changes);
     let batch = transform_event(&event, &Config::default()).unwrap();
     let size = batch.response_len();
@@ -463,7 +645,9 @@ fn the_response_budget_is_honoured() {
     assert_eq!(response.len(), size);
     let batch = transform_event(&event, &Config::default()).unwrap();
     match batch.finish(size - 1) {
-        Err(EventError::ResponseTooLarge { size: s, budget }) => assert_eq!((s, budget), (size, size - 1)),
+        Err(EventError::ResponseTooLarge { size: s, budget }) => {
+            assert_eq!((s, budget), (size, size - 1))
+        }
         other => panic!("expected ResponseTooLarge, got {other:?}"),
     }
 }

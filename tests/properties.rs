@@ -40,7 +40,10 @@ impl Typed {
             Typed::Bool(v) => format!("{{\"BOOL\":{v}}}"),
             Typed::Null => "{\"NULL\":true}".to_owned(),
             Typed::M(entries) => format!("{{\"M\":{}}}", map_json(entries)),
-            Typed::L(items) => format!("{{\"L\":{}}}", list(items.iter().map(Typed::to_json).collect())),
+            Typed::L(items) => format!(
+                "{{\"L\":{}}}",
+                list(items.iter().map(Typed::to_json).collect())
+            ),
             Typed::SS(v) => format!("{{\"SS\":{}}}", list(v.iter().map(|x| s(x)).collect())),
             Typed::NS(v) => format!("{{\"NS\":{}}}", list(v.iter().map(|x| s(x)).collect())),
             Typed::BS(v) => format!("{{\"BS\":{}}}", list(v.iter().map(|x| s(x)).collect())),
@@ -68,7 +71,12 @@ fn map_json(entries: &[(String, Typed)]) -> String {
 }
 
 /// A reference model of the column names flattening must produce, in order.
-fn model_columns(entries: &[(String, Typed)], prefix: Option<&str>, sep: &str, out: &mut Vec<String>) {
+fn model_columns(
+    entries: &[(String, Typed)],
+    prefix: Option<&str>,
+    sep: &str,
+    out: &mut Vec<String>,
+) {
     for (k, v) in entries {
         let name = match prefix {
             Some(p) => format!("{p}{sep}{k}"),
@@ -83,19 +91,30 @@ fn model_columns(entries: &[(String, Typed)], prefix: Option<&str>, sep: &str, o
 
 /// DynamoDB numbers: up to 38 significant digits, magnitudes from 1E-130 to below 1E+126.
 fn number() -> impl Strategy<Value = String> {
-    (any::<bool>(), "[1-9][0-9]{0,37}", 0usize..40, -130i32..=88, 0u8..4).prop_map(|(neg, digits, point, exp, style)| {
-        let sign = if neg { "-" } else { "" };
-        let point = point.min(digits.len());
-        let (int, frac) = digits.split_at(digits.len() - point);
-        let int = if int.is_empty() { "0" } else { int };
-        let mantissa = if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") };
-        match style {
-            0 => format!("{sign}{mantissa}"),
-            1 => format!("{sign}{mantissa}E{exp:+}"),
-            2 => format!("{sign}{mantissa}e{exp}"),
-            _ => format!("{sign}0"),
-        }
-    })
+    (
+        any::<bool>(),
+        "[1-9][0-9]{0,37}",
+        0usize..40,
+        -130i32..=88,
+        0u8..4,
+    )
+        .prop_map(|(neg, digits, point, exp, style)| {
+            let sign = if neg { "-" } else { "" };
+            let point = point.min(digits.len());
+            let (int, frac) = digits.split_at(digits.len() - point);
+            let int = if int.is_empty() { "0" } else { int };
+            let mantissa = if frac.is_empty() {
+                int.to_string()
+            } else {
+                format!("{int}.{frac}")
+            };
+            match style {
+                0 => format!("{sign}{mantissa}"),
+                1 => format!("{sign}{mantissa}E{exp:+}"),
+                2 => format!("{sign}{mantissa}e{exp}"),
+                _ => format!("{sign}0"),
+            }
+        })
 }
 
 fn name() -> impl Strategy<Value = String> {
@@ -143,7 +162,9 @@ fn run_one(record_text: &str, config: &Config) -> ResponseRecord {
 /// Every number token of a JSON text, in document order, exactly as written.
 fn number_tokens(raw: &str, out: &mut Vec<String>) {
     match raw.as_bytes()[0] {
-        b'{' => columns(&format!("{raw}\n")).iter().for_each(|(_, v)| number_tokens(v, out)),
+        b'{' => columns(&format!("{raw}\n"))
+            .iter()
+            .for_each(|(_, v)| number_tokens(v, out)),
         b'[' => serde_json::from_str::<Vec<&RawValue>>(raw)
             .unwrap()
             .iter()
@@ -257,7 +278,10 @@ proptest! {
 #[test]
 fn mutated_events_never_panic() {
     // Byte-level mutations of a real event: every position, a few replacement bytes.
-    let event = String::from_utf8(event(&[insert(json!({"pk": {"S": "a"}, "m": {"M": {"n": {"N": "1"}}}}))])).unwrap();
+    let event = String::from_utf8(event(&[insert(
+        json!({"pk": {"S": "a"}, "m": {"M": {"n": {"N": "1"}}}}),
+    )]))
+    .unwrap();
     let event: Value = serde_json::from_str(&event).unwrap();
     let bytes = serde_json::to_vec(&event).unwrap();
     for i in 0..bytes.len() {

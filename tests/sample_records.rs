@@ -10,7 +10,11 @@ use ddb_lake::sample_event::firehose_event;
 use std::fs;
 
 fn sample(name: &str) -> Vec<u8> {
-    fs::read(format!("{}/sample-records/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    fs::read(format!(
+        "{}/sample-records/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn trim_newline(mut bytes: Vec<u8>) -> Vec<u8> {
@@ -39,7 +43,10 @@ fn the_sample_event_transforms_to_the_expected_response() {
     );
     let parsed: Response = serde_json::from_slice(&response).unwrap();
     let rows: String = parsed.records.iter().map(|r| r.line()).collect();
-    assert_eq!(rows, String::from_utf8(sample("firehose-event.expected-rows.jsonl")).unwrap());
+    assert_eq!(
+        rows,
+        String::from_utf8(sample("firehose-event.expected-rows.jsonl")).unwrap()
+    );
 }
 
 /// The samples show what a newcomer should see: every change kind and every DynamoDB type.
@@ -47,15 +54,22 @@ fn the_sample_event_transforms_to_the_expected_response() {
 fn the_samples_cover_the_contract() {
     let rows = String::from_utf8(sample("firehose-event.expected-rows.jsonl")).unwrap();
     let rows: Vec<Vec<(String, String)>> = rows.split_inclusive('\n').map(columns).collect();
-    let get = |row: &Vec<(String, String)>, name: &str| row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let get = |row: &Vec<(String, String)>, name: &str| {
+        row.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    };
     let names: Vec<String> = rows.iter().filter_map(|r| get(r, "_event_name")).collect();
     for kind in ["\"INSERT\"", "\"MODIFY\"", "\"REMOVE\""] {
         assert!(names.iter().any(|n| n == kind), "{kind}");
     }
-    assert!(rows.iter().any(|r| get(r, "_expired_by_ttl").as_deref() == Some("true")));
+    assert!(rows
+        .iter()
+        .any(|r| get(r, "_expired_by_ttl").as_deref() == Some("true")));
     let first = &rows[0];
     for (column, value) in [
-        ("loyalty_points_exact", "12345678901234567890123456789012345678"),
+        (
+            "loyalty_points_exact",
+            "12345678901234567890123456789012345678",
+        ),
         ("tiny", "1E-130"),
         ("huge", "9.9999999999999999999999999999999999999E+125"),
         ("gift", "true"),

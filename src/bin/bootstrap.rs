@@ -6,23 +6,35 @@ use ddb_lake::firehose::transform_event;
 use ddb_lake::report;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
+use std::process::ExitCode;
 use std::time::Instant;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
+fn main() -> ExitCode {
     report::init_logging();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {
             // A bad setting stops the start, naming the variable, instead of failing every record.
             tracing::error!(error = %e, "not starting");
-            return Err(e.into());
+            return ExitCode::FAILURE;
         }
     };
-    let config = &config;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        handle(event.payload.get().as_bytes(), config)
-    }))
+    match serve(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the Lambda runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn serve(config: &Config) -> Result<(), Error> {
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            handle(event.payload.get().as_bytes(), config)
+        },
+    ))
     .await
 }
 

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "ddb-lake", version, about = "DynamoDB change records to a flat, queryable data lake")]
+#[command(
+    name = "ddb-lake",
+    version,
+    about = "DynamoDB change records to a flat, queryable data lake"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,7 +56,9 @@ fn run(command: Command) -> Result<(), String> {
             let started = Instant::now();
             let batch = transform_event(&event, &config).map_err(|e| e.to_string())?;
             report::log_batch(&batch, event.len(), started.elapsed());
-            let response = batch.finish(config.max_response_bytes).map_err(|e| e.to_string())?;
+            let response = batch
+                .finish(config.max_response_bytes)
+                .map_err(|e| e.to_string())?;
             write_output(&response)
         }
         Command::FirehoseEvent { file } => {
@@ -65,7 +71,9 @@ fn run(command: Command) -> Result<(), String> {
 
 fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, String> {
     match file {
-        Some(path) => std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display())),
+        Some(path) => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
         None => {
             let mut bytes = Vec::new();
             std::io::stdin()

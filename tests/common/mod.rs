@@ -113,13 +113,18 @@ impl ResponseRecord {
         columns(&self.line())
     }
     pub fn column(&self, name: &str) -> Option<String> {
-        self.columns().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.columns()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 }
 
 pub fn transform(event: &[u8], config: &Config) -> Vec<ResponseRecord> {
     let batch = transform_event(event, config).expect("event is answerable");
-    let bytes = batch.finish(config.max_response_bytes).expect("response fits");
+    let bytes = batch
+        .finish(config.max_response_bytes)
+        .expect("response fits");
     let response: Response = serde_json::from_slice(&bytes).expect("response is valid JSON");
     response.records
 }
@@ -166,3 +171,4 @@ impl<'de> InOrder for serde_json::Deserializer<serde_json::de::StrRead<'de>> {
         serde::Deserializer::deserialize_map(self, V).expect("row is a JSON object")
     }
 }
+pub mod runtime_api;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Builds the transformation Lambda for the provided.al2023 runtime: the crate's `bootstrap`
+# binary, release profile, zipped as target/lambda/bootstrap.zip (the path the templates'
+# CodeUri points at). The architecture goes to target/lambda/bootstrap.arch so that
+# scripts/deploy.sh can pass the matching LambdaArchitecture parameter.
+#
+#   scripts/build-lambda.sh                # arm64 (Graviton), the default
+#   scripts/build-lambda.sh --arch x86_64
+#
+# Cross-compiles with the GNU toolchain: `rustup target add` for the target and, for arm64 on an
+# x86_64 machine, Debian/Ubuntu's gcc-aarch64-linux-gnu as linker (installed with apt-get when
+# missing). provided.al2023 ships glibc 2.34, so the binary is refused if it needs a newer one.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+arch="${ARCH:-arm64}"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --arch) arch="$2"; shift 2 ;;
+        --arch=*) arch="${1#*=}"; shift ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; exit 64 ;;
+    esac
+done
+
+case "$arch" in
+    arm64|aarch64) arch=arm64; triple=aarch64-unknown-linux-gnu; linker=aarch64-linux-gnu-gcc; gcc_pkg=gcc-aarch64-linux-gnu ;;
+    x86_64|amd64) arch=x86_64; triple=x86_64-unknown-linux-gnu; linker=x86_64-linux-gnu-gcc; gcc_pkg=gcc-x86-64-linux-gnu ;;
+    *) echo "--arch must be arm64 or x86_64, not $arch" >&2; exit 64 ;;
+esac
+AL2023_GLIBC=2.34
+
+need() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif need sudo; then sudo "$@"; else return 1; fi; }
+
+need cargo && need rustup || { echo "Rust is needed: https://rustup.rs" >&2; exit 69; }
+if ! rustup target list --installed | grep -qx "$triple"; then
+    echo "adding Rust target $triple"
+    rustup target add "$triple"
+fi
+
+host="$(uname -m)"
+if { [ "$arch" = arm64 ] && [ "$host" != aarch64 ]; } || { [ "$arch" = x86_64 ] && [ "$host" != x86_64 ]; }; then
+    if ! need "$linker"; then
+        echo "installing the cross linker ($gcc_pkg)"
+        if need apt-get; then
+            as_root apt-get update -qq && as_root apt-get install -y -qq "$gcc_pkg" >/dev/null \
+                || { echo "could not install $gcc_pkg (needs root or sudo)" >&2; exit 69; }
+        else
+            echo "no $linker here: install a $triple cross gcc, or use 'pip install cargo-lambda' and" >&2
+            echo "'cargo lambda build --release --${arch/x86_64/x86-64} --bin bootstrap'" >&2
+            exit 69
+        fi
+    fi
+    export "CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER=$linker"
+fi
+
+echo "building bootstrap for $arch ($triple)"
+cargo build --release --locked --bin bootstrap --target "$triple"
+binary="${CARGO_TARGET_DIR:-target}/$triple/release/bootstrap"
+
+# provided.al2023 has glibc 2.34: a binary asking for a newer symbol version would not start.
+needed=$(readelf --dyn-syms --wide "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1)
+if [ -n "$needed" ] && [ "$(printf '%s\n%s\n' "$needed" "$AL2023_GLIBC" | sort -V | tail -n1)" != "$AL2023_GLIBC" ]; then
+    echo "bootstrap needs glibc $needed but provided.al2023 has $AL2023_GLIBC: build on an older distribution" >&2
+    exit 70
+fi
+
+out=target/lambda
+mkdir -p "$out"
+rm -f "$out/bootstrap.zip"
+# Python's zipfile keeps the file mode, so `bootstrap` stays executable inside the zip.
+"${PYTHON:-python3}" - "$binary" "$out/bootstrap.zip" <<'EOF'
+import os, sys, zipfile
+binary, archive = sys.argv[1:]
+os.chmod(binary, 0o755)
+with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+    z.write(binary, "bootstrap")
+EOF
+echo "$arch" > "$out/bootstrap.arch"
+echo "wrote $out/bootstrap.zip ($arch, $(du -h "$out/bootstrap.zip" | cut -f1), needs glibc ${needed:-none} <= $AL2023_GLIBC)"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this). Installs what it needs on
+# first use: Python tools into a cached virtualenv, cfn-guard through cargo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Rust: formatting and lints"
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+
+step "Rust: unit, contract, property, CLI and Lambda-binary tests"
+cargo test --locked
+
+step "Python tools"
+# shellcheck source=scripts/python-env.sh
+source scripts/python-env.sh
+
+if [ -x scripts/check-cloudformation.sh ]; then
+  step "CloudFormation: cfn-lint, cfn-guard, checkov"
+  scripts/check-cloudformation.sh
+fi
+
+if compgen -G "tests/python/test_*.py" >/dev/null; then
+  step "Python tests"
+  "$PYTHON" -m pytest -q tests/python
+fi

@@ -1,0 +1,179 @@
+//! The `ddb-lake` binary itself: same code, same settings, clean errors.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ddb-lake");
+
+fn sample(name: &str) -> String {
+    format!("{}/sample-records/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn ddb_lake(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("FLATTEN_SEPARATOR")
+        .env_remove("METADATA_PREFIX")
+        .env_remove("LIST_MODE")
+        .env_remove("MAX_RESPONSE_BYTES")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_clean_failure(o: &Output, mentions: &str) {
+    assert!(!o.status.success());
+    assert!(o.stdout.is_empty());
+    // Structured log lines may come first; the error itself is one plain line.
+    let all = stderr(o);
+    let plain: Vec<&str> = all
+        .lines()
+        .filter(|l| !l.starts_with("{\"timestamp\""))
+        .collect();
+    assert_eq!(plain.len(), 1, "one line: {all}");
+    let err = plain[0];
+    assert!(err.starts_with("ddb-lake: "), "{err}");
+    assert!(err.contains(mentions), "{err} should mention {mentions}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn transform_prints_the_expected_response() {
+    let o = ddb_lake(&["transform", &sample("firehose-event.json")], &[], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        o.stdout,
+        std::fs::read(sample("firehose-event.expected.json")).unwrap()
+    );
+    // The summary line is structured JSON on standard error.
+    let summary: serde_json::Value =
+        serde_json::from_str(stderr(&o).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["fields"]["records"], 7);
+    assert_eq!(summary["fields"]["ok"], 7);
+}
+
+#[test]
+fn transform_reads_standard_input() {
+    let event = std::fs::read(sample("firehose-event.json")).unwrap();
+    let o = ddb_lake(&["transform"], &[], &event);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        o.stdout,
+        std::fs::read(sample("firehose-event.expected.json")).unwrap()
+    );
+}
+
+#[test]
+fn transform_uses_the_lambda_settings() {
+    let o = ddb_lake(
+        &["transform", &sample("firehose-event.json")],
+        &[
+            ("FLATTEN_SEPARATOR", "."),
+            ("LIST_MODE", "json_string"),
+            ("METADATA_PREFIX", "dl_"),
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let response: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    use base64::Engine;
+    let data = response["records"][0]["data"].as_str().unwrap();
+    let row = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(row.starts_with(r#"{"dl_event_name":"INSERT""#), "{row}");
+    assert!(
+        row.contains(r#""shipping.address.geo.lat":47.3769"#),
+        "{row}"
+    );
+    assert!(row.contains(r#""tags":"[\"express\",\"gift\"]""#), "{row}");
+}
+
+#[test]
+fn a_bad_setting_stops_with_its_name() {
+    let o = ddb_lake(
+        &["transform", &sample("firehose-event.json")],
+        &[("LIST_MODE", "list")],
+        b"",
+    );
+    assert_clean_failure(&o, "LIST_MODE");
+    let o = ddb_lake(
+        &["transform", &sample("firehose-event.json")],
+        &[("MAX_RESPONSE_BYTES", "lots")],
+        b"",
+    );
+    assert_clean_failure(&o, "MAX_RESPONSE_BYTES");
+}
+
+#[test]
+fn input_that_is_not_a_firehose_event_fails_cleanly() {
+    for input in [&b"not json"[..], b"{\"records\": 5}", b"", b"\xff\xfe"] {
+        let o = ddb_lake(&["transform"], &[], input);
+        assert_clean_failure(&o, "not a Firehose transformation event");
+    }
+    let o = ddb_lake(&["transform", "/no/such/file.json"], &[], b"");
+    assert_clean_failure(&o, "/no/such/file.json");
+}
+
+#[test]
+fn an_oversize_response_fails_the_invocation_clearly() {
+    let o = ddb_lake(
+        &["transform", &sample("firehose-event.json")],
+        &[("MAX_RESPONSE_BYTES", "2000")],
+        b"",
+    );
+    assert_clean_failure(&o, "MAX_RESPONSE_BYTES=2000");
+}
+
+#[test]
+fn failed_records_are_logged_by_id_and_reason_without_contents() {
+    let data = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        br#"{"awsRegion":"r","eventID":"e","eventName":"INSERT","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1,"NewImage":{"ssn":{"N":"123-45-6789"}}}}"#,
+    );
+    let event = format!(
+        r#"{{"records":[{{"recordId":"rec-secret-test","approximateArrivalTimestamp":1,"data":"{data}"}}]}}"#
+    );
+    let o = ddb_lake(&["transform"], &[], event.as_bytes());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err
+        .lines()
+        .find(|l| l.contains("record failed"))
+        .expect("a failure line");
+    let log: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(log["level"], "WARN");
+    assert_eq!(log["fields"]["record_id"], "rec-secret-test");
+    assert_eq!(log["fields"]["reason_code"], "bad_typed_value");
+    assert!(!err.contains("123-45-6789"), "{err}");
+    let response: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(response["records"][0]["result"], "ProcessingFailed");
+    assert_eq!(response["records"][0]["data"], data);
+}
+
+#[test]
+fn firehose_event_wraps_change_records() {
+    let o = ddb_lake(
+        &["firehose-event", &sample("change-records.jsonl")],
+        &[],
+        b"",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        o.stdout,
+        std::fs::read(sample("firehose-event.json")).unwrap()
+    );
+    let o = ddb_lake(&["firehose-event"], &[], b"{\"broken\": ");
+    assert_clean_failure(&o, "not newline-delimited JSON");
+}
