@@ -10,12 +10,13 @@ step "Rust: formatting and lints"
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 
-step "Rust: unit, contract, property, CLI and Lambda-binary tests"
-cargo test --locked
-
 step "Python tools"
+# Before the Rust tests too: some of them run moto_server from this environment.
 # shellcheck source=scripts/python-env.sh
 source scripts/python-env.sh
+
+step "Rust: unit, contract, property, CLI and Lambda-binary tests"
+cargo test --locked
 
 if [ -x scripts/check-cloudformation.sh ]; then
   step "CloudFormation: cfn-lint, cfn-guard, checkov"
