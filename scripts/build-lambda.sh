@@ -33,7 +33,7 @@ AL2023_GLIBC=2.34
 need() { command -v "$1" >/dev/null 2>&1; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif need sudo; then sudo "$@"; else return 1; fi; }
 
-need cargo && need rustup || { echo "Rust is needed: https://rustup.rs" >&2; exit 69; }
+{ need cargo && need rustup; } || { echo "Rust is needed: https://rustup.rs" >&2; exit 69; }
 if ! rustup target list --installed | grep -qx "$triple"; then
     echo "adding Rust target $triple"
     rustup target add "$triple"
@@ -44,8 +44,9 @@ if { [ "$arch" = arm64 ] && [ "$host" != aarch64 ]; } || { [ "$arch" = x86_64 ] 
     if ! need "$linker"; then
         echo "installing the cross linker ($gcc_pkg)"
         if need apt-get; then
-            as_root apt-get update -qq && as_root apt-get install -y -qq "$gcc_pkg" >/dev/null \
-                || { echo "could not install $gcc_pkg (needs root or sudo)" >&2; exit 69; }
+            if ! { as_root apt-get update -qq && as_root apt-get install -y -qq "$gcc_pkg" >/dev/null; }; then
+                echo "could not install $gcc_pkg (needs root or sudo)" >&2; exit 69
+            fi
         else
             echo "no $linker here: install a $triple cross gcc, or use 'pip install cargo-lambda' and" >&2
             echo "'cargo lambda build --release --${arch/x86_64/x86-64} --bin bootstrap'" >&2

@@ -14,7 +14,7 @@
 # cfn-guard is only distributed through crates.io here: installed with cargo when not found.
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 PY="${PYTHON:-python3}"
 # cfn-lint 1.x has no `python -m cfnlint`; call its console entry point through the interpreter.
 cfn_lint() { "$PY" -c 'import sys; from cfnlint.runner import main; sys.argv[0] = "cfn-lint"; sys.exit(main())' "$@"; }
@@ -136,7 +136,7 @@ echo "fixtures: ${fx_pass:-0}/${fx_rules:-?} compliant fixtures passed, ${fx_fai
 
 # ------------------------------------------------------------------ 3. checkov
 say "checkov"
-checkov_args=(--skip-download --framework cloudformation --output json --quiet)
+checkov_args=(--skip-download --framework cloudformation --output json)
 for t in "${TEMPLATES[@]}"; do checkov_args+=(--file "$t"); done
 checkov_out=$(mktemp); checkov_err=$(mktemp)
 "$CHECKOV" "${checkov_args[@]}" >"$checkov_out" 2>"$checkov_err"; checkov_rc=$?

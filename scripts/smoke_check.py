@@ -210,7 +210,7 @@ def run(args: argparse.Namespace, s3: Any, clock: Callable[[], float] = time.mon
                       f"process or deliver some records; see the Firehose and Lambda logs", file=sys.stderr)
             return 1
         print(f"waiting: {len(expected) - len(missing)}/{len(expected)} rows arrived", flush=True)
-        sleep(args.poll)
+        sleep(max(0.0, min(args.poll, deadline - clock())))
     print(f"OK: {len(expected)} expected rows arrived ({len(found)} rows with {args.match}); "
           f"all follow the transform contract")
     if args.print_rows:
