@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::ops::Range;
+use thiserror::Error;
 
 /// A Firehose data-transformation event. Records stay raw until each is read on its own.
 #[derive(Debug, Deserialize)]
@@ -147,6 +148,39 @@ pub struct Outcome {
     pub entry: Range<usize>,
 }
 
+/// A record answered `Dropped` because the response had no room for it: what must be put back on
+/// the source stream, exactly as the stream held it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reingest {
+    /// Its position in the event.
+    pub index: usize,
+    pub record_id: String,
+    /// The base64-decoded `data`: the stream record's own bytes (still compressed if they were).
+    pub data: Vec<u8>,
+    /// `kinesisRecordMetadata.partitionKey`.
+    pub partition_key: String,
+}
+
+/// The response cannot be made to fit: the invocation fails and Firehose retries the batch.
+#[derive(Debug, Error)]
+pub enum FitError {
+    #[error(
+        "the response would be {size} bytes, more than MAX_RESPONSE_BYTES={budget}, and the event \
+         has no source Kinesis stream to put records back on (Direct PUT): send smaller batches \
+         (the delivery stream's Lambda processor BufferSizeInMBs) or raise MAX_RESPONSE_BYTES"
+    )]
+    DirectPut { size: usize, budget: usize },
+    #[error(
+        "the response would still be {size} bytes, more than MAX_RESPONSE_BYTES={budget}, with \
+         every record that can be put back on the source stream answered Dropped"
+    )]
+    CannotFit { size: usize, budget: usize },
+    #[error("the event does not match the transformed batch")]
+    NotThisEvent,
+    #[error(transparent)]
+    Event(#[from] EventError),
+}
+
 /// The transformed batch: the response being built and each record's outcome.
 #[derive(Debug)]
 pub struct Batch {
@@ -168,6 +202,85 @@ impl Batch {
 
     pub fn count(&self, result: RecordResult) -> usize {
         self.outcomes.iter().filter(|o| o.result == result).count()
+    }
+
+    /// Makes the response fit in `budget` bytes by answering the records that do not fit as
+    /// `Dropped`, and returns those records (in event order) with the bytes the source stream held,
+    /// to be put back on it. `event` must be the event this batch was made from: the original
+    /// bytes and partition keys are read from it again, only on this rare path.
+    ///
+    /// Which records go: every `ProcessingFailed` entry stays (putting it back would only fail it
+    /// again later), and `Ok` records are dropped from the end of the batch, so the kept ones are
+    /// its longest prefix that fits. Only when that is not enough are failed records dropped too,
+    /// from the end. A record that cannot be put back as it was (its `data` is not base64, or it
+    /// has no partition key) always stays. Returns nothing and changes nothing when the response
+    /// already fits.
+    pub fn fit(&mut self, event: &[u8], budget: usize) -> Result<Vec<Reingest>, FitError> {
+        let size = self.response_len();
+        if size <= budget {
+            return Ok(Vec::new());
+        }
+        if self.source_kinesis_stream_arn.is_none() {
+            return Err(FitError::DirectPut { size, budget });
+        }
+        let parsed = FirehoseEvent::parse(event)?;
+        if parsed.records.len() != self.outcomes.len() {
+            return Err(FitError::NotThisEvent);
+        }
+        let oks = (0..self.outcomes.len())
+            .rev()
+            .filter(|&i| self.outcomes[i].result == RecordResult::Ok);
+        let failed = (0..self.outcomes.len())
+            .rev()
+            .filter(|&i| self.outcomes[i].result == RecordResult::ProcessingFailed);
+        let candidates: Vec<usize> = oks.chain(failed).collect();
+        let mut total = size;
+        let mut put_back = Vec::new();
+        let mut scratch = Vec::new();
+        for index in candidates {
+            if total <= budget {
+                break;
+            }
+            let Some(reingest) = reingestable(parsed.records[index], index)? else {
+                continue;
+            };
+            scratch.clear();
+            write_dropped_entry(&mut scratch, index, &reingest.record_id);
+            let kept = self.outcomes[index].entry.len();
+            // A dropped entry is always shorter than an Ok or failed one: same id, no payload.
+            total -= kept.saturating_sub(scratch.len());
+            put_back.push(reingest);
+        }
+        if total > budget {
+            return Err(FitError::CannotFit {
+                size: total,
+                budget,
+            });
+        }
+        put_back.sort_by_key(|r| r.index);
+        self.mark_dropped(&put_back);
+        debug_assert_eq!(self.response_len(), total);
+        Ok(put_back)
+    }
+
+    /// Rewrites the entries of `dropped` (sorted by index) as `Dropped`.
+    fn mark_dropped(&mut self, dropped: &[Reingest]) {
+        let mut response = Vec::with_capacity(self.response.len());
+        response.extend_from_slice(RESPONSE_HEAD);
+        let mut next = dropped.iter().map(|r| r.index).peekable();
+        for (index, outcome) in self.outcomes.iter_mut().enumerate() {
+            let start = response.len();
+            if next.next_if_eq(&index).is_some() {
+                write_dropped_entry(&mut response, index, &outcome.record_id);
+                outcome.result = RecordResult::Dropped;
+                // Not failed in this batch: it is transformed again when it comes back.
+                outcome.failure = None;
+            } else {
+                response.extend_from_slice(&self.response[outcome.entry.clone()]);
+            }
+            outcome.entry = start..response.len();
+        }
+        self.response = response;
     }
 
     /// The encoded response, if it fits in `budget` bytes.
@@ -240,14 +353,40 @@ fn write_ok_entry(out: &mut Vec<u8>, record_id: &str, line: &[u8], keys: &Partit
     out.extend_from_slice(b"{\"recordId\":");
     write_json_str(out, record_id);
     out.extend_from_slice(b",\"result\":\"Ok\",\"data\":\"");
-    let start = out.len();
-    out.resize(start + base64_len(line.len()), 0);
-    // The slice was sized for exactly this encoding.
-    let written = STANDARD.encode_slice(line, &mut out[start..]).unwrap_or(0);
-    out.truncate(start + written);
+    base64_simd::STANDARD.encode_append(line, out);
     out.extend_from_slice(b"\",\"metadata\":{\"partitionKeys\":");
     keys.write_json(out);
     out.extend_from_slice(b"}}");
+}
+
+/// Record `index` as it can be put back on its stream, or `None` when it cannot be put back as
+/// it was.
+fn reingestable(raw: &RawValue, index: usize) -> Result<Option<Reingest>, EventError> {
+    let (record, _) = FirehoseRecord::parse(raw, index)?;
+    let partition_key = record
+        .kinesis_record_metadata
+        .and_then(|m| m.partition_key)
+        .filter(|k| !k.is_empty());
+    let (Some(partition_key), Ok(data)) = (partition_key, STANDARD.decode(record.data.as_bytes()))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Reingest {
+        index,
+        record_id: record.record_id.into_owned(),
+        data,
+        partition_key: partition_key.into_owned(),
+    }))
+}
+
+/// Firehose requires `data` on every entry; an empty one is accepted for `Dropped`.
+fn write_dropped_entry(out: &mut Vec<u8>, index: usize, record_id: &str) {
+    if index > 0 {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"{\"recordId\":");
+    write_json_str(out, record_id);
+    out.extend_from_slice(b",\"result\":\"Dropped\",\"data\":\"\"}");
 }
 
 fn write_failed_entry(out: &mut Vec<u8>, record_id: &str, data: &str) {
@@ -256,8 +395,4 @@ fn write_failed_entry(out: &mut Vec<u8>, record_id: &str, data: &str) {
     out.extend_from_slice(b",\"result\":\"ProcessingFailed\",\"data\":");
     write_json_str(out, data);
     out.push(b'}');
-}
-
-fn base64_len(n: usize) -> usize {
-    n.div_ceil(3) * 4
 }

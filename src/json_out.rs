@@ -4,8 +4,16 @@
 /// Writes `s` as a quoted JSON string, escaping what JSON requires and nothing else (non-ASCII
 /// stays UTF-8, so Unicode names and values are kept as they are).
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escape at all; this check has no early exit, so it vectorises.
+    let needs_escape = bytes
+        .iter()
+        .fold(false, |any, &b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if !needs_escape {
+        write_json_str_unescaped(out, s);
+        return;
+    }
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
@@ -31,6 +39,16 @@ pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Writes `s` quoted as it is. Only for text known to need no escape, such as a string that
+/// serde_json read from valid JSON without any escape in it (it rejects raw control characters,
+/// and a raw `"` or `\\` would have ended or escaped the string).
+pub fn write_json_str_unescaped(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
     out.push(b'"');
 }
 

@@ -3,16 +3,23 @@
 //! keys. The transformation is pure and synchronous (bytes in, bytes out): the Lambda
 //! (`src/bin/bootstrap.rs`), the `ddb-lake` command, the tests and the benchmarks all call it.
 
+pub mod backfill;
 pub mod change_record;
 pub mod config;
 pub mod error;
 pub mod event_time;
+pub mod export;
 pub mod firehose;
 pub mod flatten;
 pub mod json_out;
+pub mod lake;
+pub mod lake_cli;
+pub mod metrics;
 pub mod number;
 pub mod partition;
 pub mod payload;
+pub mod reingest;
+pub mod replay;
 pub mod report;
 pub mod row;
 pub mod sample_event;

@@ -10,6 +10,9 @@
 /// to the same value.
 pub fn write_json_number(out: &mut Vec<u8>, text: &str) -> Option<()> {
     let parts = Decimal::parse(text.as_bytes())?;
+    if !parts.in_dynamodb_range() {
+        return None;
+    }
     if parts.is_json {
         out.extend_from_slice(text.as_bytes());
         return Some(());
@@ -93,6 +96,47 @@ impl<'a> Decimal<'a> {
     }
 }
 
+/// DynamoDB stores magnitudes from 1E-130 to just below 1E+126; anything outside did not come
+/// from DynamoDB, and JSON readers built on 64-bit floats (Athena's among them) refuse or distort
+/// a value like `1E+400`. Such an `N` fails its record like a non-number (found by fuzzing).
+const MIN_EXPONENT: i64 = -130;
+const MAX_EXPONENT: i64 = 125;
+
+impl Decimal<'_> {
+    /// Whether the value is zero or its first significant digit's power of ten is within
+    /// DynamoDB's range.
+    fn in_dynamodb_range(&self) -> bool {
+        let int = trim_leading_zeros(self.int);
+        let lead = if int.is_empty() {
+            match self.frac.iter().position(|&b| b != b'0') {
+                Some(zeros) => -1 - zeros as i64,
+                None => return true,
+            }
+        } else {
+            int.len() as i64 - 1
+        };
+        let exp = match self.exp {
+            None => 0,
+            Some((sign, digits)) => {
+                let digits = trim_leading_zeros(digits);
+                // Far beyond the range whatever the mantissa's length (payloads are bounded).
+                if digits.len() > 9 {
+                    return false;
+                }
+                let value = digits
+                    .iter()
+                    .fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
+                if sign == b"-" {
+                    -value
+                } else {
+                    value
+                }
+            }
+        };
+        (MIN_EXPONENT..=MAX_EXPONENT).contains(&(lead + exp))
+    }
+}
+
 fn digits<'a>(s: &'a [u8], i: &mut usize) -> &'a [u8] {
     let start = *i;
     while s.get(*i).is_some_and(u8::is_ascii_digit) {
@@ -144,6 +188,27 @@ mod tests {
         assert_eq!(json("007").as_deref(), Some("7"));
         assert_eq!(json("00.10").as_deref(), Some("0.10"));
         assert_eq!(json("+0E-2").as_deref(), Some("0e-2"));
+    }
+
+    #[test]
+    fn values_outside_dynamodb_range_are_refused() {
+        for s in [
+            "1E+126",
+            "10E+125",
+            "1E-131",
+            "0.1E-130",
+            "1E+400",
+            "-1e+1225",
+            "1e99999999999999999999",
+            "0.0000000000001e-120",
+        ] {
+            assert_eq!(json(s), None, "{s:?}");
+        }
+        let big = format!("1{}", "0".repeat(126));
+        assert_eq!(json(&big), None);
+        for s in ["0E+999999", "0.000e-99999999999999", "1E+125", "0.01E-128", "000123E-132"] {
+            assert!(json(s).is_some(), "{s:?}");
+        }
     }
 
     #[test]

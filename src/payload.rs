@@ -2,8 +2,6 @@
 //! (recognised by the magic bytes `1f 8b`).
 
 use crate::error::RecordError;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use flate2::read::MultiGzDecoder;
 use std::io::Read;
 
@@ -24,8 +22,8 @@ impl Payload {
     /// Decodes `data` and returns the change record's bytes.
     pub fn decode(&mut self, data: &str) -> Result<&[u8], RecordError> {
         self.decoded.clear();
-        STANDARD
-            .decode_vec(data, &mut self.decoded)
+        base64_simd::STANDARD
+            .decode_append(data, &mut self.decoded)
             .map_err(|_| RecordError::Base64)?;
         if !self.decoded.starts_with(&GZIP_MAGIC) {
             return Ok(&self.decoded);
@@ -47,6 +45,8 @@ impl Payload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
     use flate2::write::GzEncoder;
     use flate2::Compression;
     use std::io::Write;
@@ -75,6 +75,9 @@ mod tests {
         let mut p = Payload::default();
         assert_eq!(p.decode("not base64!"), Err(RecordError::Base64));
         assert_eq!(p.decode("AAE"), Err(RecordError::Base64)); // missing padding
+        assert_eq!(p.decode("AAE=AAE="), Err(RecordError::Base64)); // padding inside
+        assert_eq!(p.decode("AA E="), Err(RecordError::Base64)); // whitespace
+        assert_eq!(p.decode("AA-_"), Err(RecordError::Base64)); // URL-safe alphabet
         let truncated = &gzip(b"{\"a\":1}")[..8];
         assert_eq!(
             p.decode(&STANDARD.encode(truncated)),

@@ -1,12 +1,14 @@
 //! Builds a Firehose transformation event from change records, the way Firehose wraps the
-//! records it reads from a Kinesis stream: to try the transformation on records of your own.
+//! records it reads from a Kinesis stream: to try the transformation on records of your own, and
+//! for `ddb-lake replay`, which feeds change records through the Lambda's code in batches.
 
 use crate::change_record::whole;
+use crate::json_out::write_json_str;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use std::io::Write;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -51,12 +53,27 @@ const DEFAULT_ARRIVAL_MS: u64 = 1_700_000_000_000;
 
 /// Wraps the change records in `bytes` into a Firehose event from a Kinesis stream source:
 /// base64 `data`, record ids, arrival times a moment after each change, and shard, partition
-/// key and sequence number as Kinesis would assign them.
+/// key and sequence number as Kinesis would assign them. Pretty-printed, for people to read.
 pub fn firehose_event(bytes: &[u8]) -> Result<Vec<u8>, InputError> {
-    let records = split_records(bytes)?;
+    let records: Vec<&[u8]> = split_records(bytes)?
+        .iter()
+        .map(|r| r.get().as_bytes())
+        .collect();
+    let compact = firehose_event_for(&records, 0);
+    let event: serde_json::Value =
+        serde_json::from_slice(&compact).map_err(|e| InputError(e.to_string()))?;
+    serde_json::to_vec_pretty(&event).map_err(|e| InputError(e.to_string()))
+}
+
+/// Wraps `records` (each the bytes of one stream record, valid or not) into one compact
+/// Firehose event, written straight into bytes (no JSON tree: `replay` calls this for every
+/// batch). `first_index` is the position of `records[0]` in the whole input, so that
+/// consecutive batches of one stream keep distinct record ids and increasing sequence numbers,
+/// as Kinesis assigns them.
+pub fn firehose_event_for<R: AsRef<[u8]>>(records: &[R], first_index: usize) -> Vec<u8> {
     let peeks: Vec<Peek> = records
         .iter()
-        .map(|r| serde_json::from_str(r.get()).unwrap_or_default())
+        .map(|r| serde_json::from_slice(r.as_ref()).unwrap_or_default())
         .collect();
     let region = peeks
         .iter()
@@ -64,44 +81,69 @@ pub fn firehose_event(bytes: &[u8]) -> Result<Vec<u8>, InputError> {
         .unwrap_or("us-east-1");
     let table = peeks.iter().find_map(|p| p.table_name).unwrap_or("table");
     let account = "111122223333";
-    let entries: Vec<Value> = records
-        .iter()
-        .zip(&peeks)
-        .enumerate()
-        .map(|(i, (raw, peek))| {
-            let stream = peek.dynamodb.as_ref();
-            let arrival = stream
-                .and_then(|d| d.time.as_ref())
-                .and_then(|t| whole(t).ok())
-                // Microseconds become milliseconds; Firehose sees the record a moment later.
-                .map(|t| if t >= 100_000_000_000_000 { t / 1000 } else { t } + 250)
-                .unwrap_or(DEFAULT_ARRIVAL_MS + i as u64);
-            let partition_key = stream
-                .and_then(|d| d.keys)
-                .map(|k| format!("{:016X}", fnv1a(k.get().as_bytes())))
-                .unwrap_or_else(|| format!("record-{i}"));
-            json!({
-                "recordId": format!("{:056}", i + 1),
-                "approximateArrivalTimestamp": arrival,
-                "data": STANDARD.encode(raw.get()),
-                "kinesisRecordMetadata": {
-                    "shardId": "shardId-000000000000",
-                    "partitionKey": partition_key,
-                    "sequenceNumber": format!("4964{:052}", i + 1),
-                    "subsequenceNumber": 0,
-                    "approximateArrivalTimestamp": arrival,
-                },
-            })
-        })
-        .collect();
-    let event = json!({
-        "invocationId": "00000000-0000-4000-8000-000000000000",
-        "deliveryStreamArn": format!("arn:aws:firehose:{region}:{account}:deliverystream/{table}-lake"),
-        "sourceKinesisStreamArn": format!("arn:aws:kinesis:{region}:{account}:stream/{table}-changes"),
-        "region": region,
-        "records": entries,
-    });
-    serde_json::to_vec_pretty(&event).map_err(|e| InputError(e.to_string()))
+    let data_len: usize = records.iter().map(|r| r.as_ref().len()).sum();
+    let mut out = Vec::with_capacity(data_len / 3 * 4 + records.len() * 320 + 512);
+    // `write!` into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "{{\"invocationId\":\"00000000-0000-4000-8000-{first_index:012x}\",\"deliveryStreamArn\":"
+    );
+    write_json_str(
+        &mut out,
+        &format!("arn:aws:firehose:{region}:{account}:deliverystream/{table}-lake"),
+    );
+    out.extend_from_slice(b",\"sourceKinesisStreamArn\":");
+    write_json_str(
+        &mut out,
+        &format!("arn:aws:kinesis:{region}:{account}:stream/{table}-changes"),
+    );
+    out.extend_from_slice(b",\"region\":");
+    write_json_str(&mut out, region);
+    out.extend_from_slice(b",\"records\":[");
+    for (offset, (raw, peek)) in records.iter().zip(&peeks).enumerate() {
+        let i = first_index + offset;
+        let stream = peek.dynamodb.as_ref();
+        let arrival = stream
+            .and_then(|d| d.time.as_ref())
+            .and_then(|t| whole(t).ok())
+            // Microseconds become milliseconds; Firehose sees the record a moment later.
+            .map(|t| if t >= 100_000_000_000_000 { t / 1000 } else { t } + 250)
+            .unwrap_or(DEFAULT_ARRIVAL_MS + i as u64);
+        if offset > 0 {
+            out.push(b',');
+        }
+        let _ = write!(
+            out,
+            "{{\"recordId\":\"{:056}\",\"approximateArrivalTimestamp\":{arrival},\"data\":\"",
+            i + 1
+        );
+        push_base64(&mut out, raw.as_ref());
+        out.extend_from_slice(b"\",\"kinesisRecordMetadata\":{\"shardId\":\"shardId-000000000000\",\"partitionKey\":\"");
+        match stream.and_then(|d| d.keys) {
+            Some(k) => {
+                let _ = write!(out, "{:016X}", fnv1a(k.get().as_bytes()));
+            }
+            None => {
+                let _ = write!(out, "record-{i}");
+            }
+        }
+        let _ = write!(
+            out,
+            "\",\"sequenceNumber\":\"4964{:052}\",\"subsequenceNumber\":0,\"approximateArrivalTimestamp\":{arrival}}}}}",
+            i + 1
+        );
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// Appends the base64 of `bytes` to `out`.
+fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    // The slice was sized for exactly this encoding, so it cannot be too short.
+    let written = STANDARD.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
+    out.truncate(start + written);
 }
 
 /// A stable 64-bit hash, standing in for the partition key Kinesis derives from the item's key.
@@ -114,6 +156,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn ndjson_and_arrays_split_into_exact_record_texts() {
@@ -158,6 +201,34 @@ mod tests {
         assert_eq!(
             event["records"][1]["approximateArrivalTimestamp"],
             DEFAULT_ARRIVAL_MS + 1
+        );
+    }
+
+    #[test]
+    fn batches_continue_the_numbering_of_the_stream() {
+        let input = br#"{"awsRegion":"eu-west-1","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123}}
+            {"broken": true}
+            {"tableName":"quote\"d"}"#;
+        let records: Vec<&[u8]> = split_records(input)
+            .unwrap()
+            .iter()
+            .map(|r| r.get().as_bytes())
+            .collect();
+        let first: Value = serde_json::from_slice(&firehose_event_for(&records[..2], 0)).unwrap();
+        let second: Value = serde_json::from_slice(&firehose_event_for(&records[2..], 2)).unwrap();
+        assert_eq!(first["records"].as_array().unwrap().len(), 2);
+        assert_eq!(first["records"][1]["recordId"], format!("{:056}", 2));
+        assert_eq!(second["records"][0]["recordId"], format!("{:056}", 3));
+        assert_ne!(first["invocationId"], second["invocationId"]);
+        // A record whose names cannot be borrowed still gets a valid event (parsed above).
+        assert_eq!(second["region"], "us-east-1");
+        let data = STANDARD
+            .decode(second["records"][0]["data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(data, records[2]);
+        assert_eq!(
+            second["records"][0]["kinesisRecordMetadata"]["sequenceNumber"],
+            format!("4964{:052}", 3)
         );
     }
 }

@@ -2,7 +2,7 @@
 //! written as plain JSON values, with no tree in between. Used for scalar columns and for every
 //! element of lists and sets; the flattening of maps into columns is in [`crate::flatten`].
 
-use crate::json_out::write_json_str;
+use crate::json_out::{write_json_str, write_json_str_unescaped};
 use crate::number::write_json_number;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -270,6 +270,11 @@ impl<'de> Visitor<'de> for JsonString<'_> {
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
         write_json_str(self.out, s);
+        Ok(())
+    }
+    /// Borrowed means the input spelled it without escapes: it can be copied as it is.
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<(), E> {
+        write_json_str_unescaped(self.out, s);
         Ok(())
     }
 }

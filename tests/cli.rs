@@ -127,13 +127,21 @@ fn input_that_is_not_a_firehose_event_fails_cleanly() {
 }
 
 #[test]
-fn an_oversize_response_fails_the_invocation_clearly() {
+fn an_oversize_direct_put_response_fails_the_invocation_clearly() {
+    // Without a source stream nothing can be put back (tests/reingest.rs covers the stream case).
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sample("firehose-event.json")).unwrap()).unwrap();
+    event
+        .as_object_mut()
+        .unwrap()
+        .remove("sourceKinesisStreamArn");
     let o = ddb_lake(
-        &["transform", &sample("firehose-event.json")],
+        &["transform"],
         &[("MAX_RESPONSE_BYTES", "2000")],
-        b"",
+        &serde_json::to_vec(&event).unwrap(),
     );
     assert_clean_failure(&o, "MAX_RESPONSE_BYTES=2000");
+    assert_clean_failure(&o, "Direct PUT");
 }
 
 #[test]

@@ -112,14 +112,25 @@ fn settings_reach_the_lambda() {
 }
 
 #[test]
-fn an_oversize_response_fails_the_invocation() {
-    let api = RuntimeApi::start(vec![sample("firehose-event.json")], Duration::from_secs(60));
+fn an_oversize_direct_put_response_fails_the_invocation() {
+    // Without a source stream nothing can be put back (tests/reingest.rs covers the stream case).
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&sample("firehose-event.json")).unwrap();
+    event
+        .as_object_mut()
+        .unwrap()
+        .remove("sourceKinesisStreamArn");
+    let api = RuntimeApi::start(
+        vec![serde_json::to_vec(&event).unwrap()],
+        Duration::from_secs(60),
+    );
     let _lambda = Running(start_lambda(&api, &[("MAX_RESPONSE_BYTES", "2048")]));
     let posted = api.wait_for(1, Duration::from_secs(30));
     match posted.first() {
         Some(Posted::Error { body, .. }) => {
             let text = String::from_utf8_lossy(body);
             assert!(text.contains("MAX_RESPONSE_BYTES=2048"), "{text}");
+            assert!(text.contains("Direct PUT"), "{text}");
         }
         other => panic!("expected an invocation error, got {other:?}"),
     }

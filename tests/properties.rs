@@ -1,6 +1,7 @@
 //! Properties over random typed-JSON items and random bytes: the transformation never panics,
-//! an Ok row is exactly one line of valid JSON, every number keeps its decimal value, and a
-//! column collision always fails the record instead of overwriting a value.
+//! an Ok row is exactly one line of valid JSON, every number keeps its decimal value, a column
+//! collision always fails the record instead of overwriting a value, and a response fitted to its
+//! size budget hands back exactly the records it answers `Dropped`.
 
 mod common;
 
@@ -95,7 +96,8 @@ fn number() -> impl Strategy<Value = String> {
         any::<bool>(),
         "[1-9][0-9]{0,37}",
         0usize..40,
-        -130i32..=88,
+        // With the point anywhere in up to 38 digits, the value stays within 1E-130..<1E+126.
+        -129i32..=88,
         0u8..4,
     )
         .prop_map(|(neg, digits, point, exp, style)| {
@@ -291,6 +293,137 @@ fn mutated_events_never_panic() {
             if let Ok(batch) = transform_event(&m, &Config::default()) {
                 assert!(batch.finish(usize::MAX).is_ok());
             }
+        }
+    }
+}
+
+/// One record of a random batch, for the response-size properties.
+#[derive(Debug, Clone)]
+enum Kind {
+    Good { pad: usize, gzip: bool },
+    NotJson,
+    NotBase64,
+    NoPartitionKey { pad: usize },
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        6 => (0usize..1500, any::<bool>()).prop_map(|(pad, gzip)| Kind::Good { pad, gzip }),
+        1 => Just(Kind::NotJson),
+        1 => Just(Kind::NotBase64),
+        1 => (0usize..600).prop_map(|pad| Kind::NoPartitionKey { pad }),
+    ]
+}
+
+fn firehose_record_of(i: usize, kind: &Kind) -> Value {
+    let good = |pad: usize| {
+        serde_json::to_vec(&insert(
+            json!({"pk": {"S": format!("K{i}")}, "pad": {"S": "p".repeat(pad)}}),
+        ))
+        .unwrap()
+    };
+    match kind {
+        Kind::Good { pad, gzip: false } => firehose_record(i, &b64(&good(*pad))),
+        Kind::Good { pad, gzip: true } => {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&good(*pad)).unwrap();
+            firehose_record(i, &b64(&gz.finish().unwrap()))
+        }
+        Kind::NotJson => firehose_record(i, &b64(b"{not json")),
+        Kind::NotBase64 => firehose_record(i, "*not base64*"),
+        Kind::NoPartitionKey { pad } => {
+            let mut r = firehose_record(i, &b64(&good(*pad)));
+            r["kinesisRecordMetadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("partitionKey");
+            r
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The contract's "Response size": a fitted response is within its budget, answers every
+    /// record in order, keeps the entries it keeps byte for byte, answers `Dropped` exactly the
+    /// records handed back (with what the stream held and their partition keys), keeps the
+    /// longest prefix of the Ok records, and refuses only when nothing could make it fit.
+    #[test]
+    fn a_fitted_response_is_within_budget_and_hands_back_exactly_the_dropped_records(
+        kinds in prop::collection::vec(kind(), 0..25),
+        fraction in 0.0f64..1.2,
+    ) {
+        use ddb_lake::firehose::{FitError, RecordResult};
+        let records: Vec<Value> = kinds.iter().enumerate().map(|(i, k)| firehose_record_of(i, k)).collect();
+        let event = event_of(records.clone());
+        let config = Config::default();
+        let mut batch = transform_event(&event, &config).unwrap();
+        let full = transform_event(&event, &config).unwrap();
+        let budget = 1024.max((full.response_len() as f64 * fraction) as usize);
+        let before: Vec<RecordResult> = batch.outcomes.iter().map(|o| o.result).collect();
+        match batch.fit(&event, budget) {
+            Ok(put_back) => {
+                prop_assert!(batch.response_len() <= budget);
+                let dropped: Vec<usize> = batch.outcomes.iter().enumerate()
+                    .filter(|(_, o)| o.result == RecordResult::Dropped).map(|(i, _)| i).collect();
+                prop_assert_eq!(put_back.iter().map(|r| r.index).collect::<Vec<_>>(), dropped);
+                for r in &put_back {
+                    let original = &records[r.index];
+                    prop_assert_eq!(b64(&r.data), original["data"].as_str().unwrap());
+                    prop_assert_eq!(Some(r.partition_key.as_str()), original["kinesisRecordMetadata"]["partitionKey"].as_str());
+                    let can_go = matches!(kinds[r.index], Kind::Good { .. } | Kind::NotJson);
+                    prop_assert!(can_go, "record {} cannot go back", r.index);
+                }
+                // Ok records go from the end first: the kept ones are a prefix of those that can
+                // go (one without a partition key always stays).
+                let mut dropped_an_ok = false;
+                for ((o, was), k) in batch.outcomes.iter().zip(&before).zip(&kinds) {
+                    if *was == RecordResult::Ok && matches!(k, Kind::Good { .. }) {
+                        prop_assert!(!(dropped_an_ok && o.result == RecordResult::Ok));
+                        dropped_an_ok |= o.result == RecordResult::Dropped;
+                    }
+                }
+                // A failed record goes only once every Ok record that can go has gone.
+                let failed_went = batch.outcomes.iter().zip(&before).any(|(o, was)|
+                    *was == RecordResult::ProcessingFailed && o.result == RecordResult::Dropped);
+                if failed_went {
+                    for (i, o) in batch.outcomes.iter().enumerate() {
+                        if matches!(kinds[i], Kind::Good { .. }) {
+                            prop_assert_eq!(o.result, RecordResult::Dropped);
+                        }
+                    }
+                }
+                let after = batch.finish(budget).unwrap();
+                let after: Response = serde_json::from_slice(&after).unwrap();
+                let before: Response = serde_json::from_slice(&full.finish(usize::MAX).unwrap()).unwrap();
+                prop_assert_eq!(after.records.len(), before.records.len());
+                for (a, b) in after.records.iter().zip(&before.records) {
+                    prop_assert_eq!(&a.record_id, &b.record_id);
+                    if a.result == "Dropped" {
+                        prop_assert_eq!(a.data.as_str(), "");
+                    } else {
+                        prop_assert_eq!((&a.result, &a.data), (&b.result, &b.data));
+                        prop_assert_eq!(format!("{:?}", a.metadata), format!("{:?}", b.metadata));
+                    }
+                }
+            }
+            Err(FitError::CannotFit { .. }) => {
+                // Refused only when even handing back every record that can go would not fit.
+                let least: usize = full.outcomes.iter().enumerate().map(|(i, o)| {
+                    let can_go = matches!(kinds[i], Kind::Good { .. } | Kind::NotJson);
+                    if can_go {
+                        format!(",{{\"recordId\":\"rec-{i:04}\",\"result\":\"Dropped\",\"data\":\"\"}}").len() - usize::from(i == 0)
+                    } else {
+                        o.entry.len()
+                    }
+                }).sum::<usize>() + "{\"records\":[]}".len();
+                prop_assert!(least > budget, "{} <= {}", least, budget);
+                let unchanged: Vec<RecordResult> = batch.outcomes.iter().map(|o| o.result).collect();
+                prop_assert_eq!(unchanged, before);
+            }
+            Err(other) => prop_assert!(false, "{}", other),
         }
     }
 }

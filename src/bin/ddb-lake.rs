@@ -3,11 +3,12 @@
 use clap::{Parser, Subcommand};
 use ddb_lake::config::Config;
 use ddb_lake::firehose::transform_event;
-use ddb_lake::{report, sample_event};
+use ddb_lake::reingest::{fit_and_put_back, KinesisApi};
+use ddb_lake::{lake_cli, report, sample_event};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
@@ -24,9 +25,15 @@ struct Cli {
 enum Command {
     /// Transform a Firehose transformation event and print the Lambda's response, with the
     /// Lambda's settings (FLATTEN_SEPARATOR, METADATA_PREFIX, LIST_MODE, MAX_RESPONSE_BYTES).
+    /// Like the Lambda, when the response would pass MAX_RESPONSE_BYTES it puts the records that
+    /// do not fit back on the event's source Kinesis stream (standard AWS configuration:
+    /// AWS_REGION is taken from the stream ARN, AWS_ENDPOINT_URL_KINESIS can point elsewhere).
     Transform {
         /// The event as JSON; standard input when omitted.
         file: Option<PathBuf>,
+        /// How long putting records back may take, in seconds (the Lambda's is its deadline).
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        reingest_timeout: u64,
     },
     /// Wrap change records (newline-delimited JSON or a JSON array, as Kinesis Data Streams for
     /// DynamoDB writes them) into a Firehose transformation event, to feed `transform`.
@@ -34,10 +41,23 @@ enum Command {
         /// The change records; standard input when omitted.
         file: Option<PathBuf>,
     },
+    /// Run change records (or Firehose events) through the transformation in Firehose-sized
+    /// batches and write a local lake in the stacks' S3 layout, failed records under the error
+    /// prefix; with the Lambda's settings.
+    Replay(lake_cli::ReplayArgs),
+    /// Load a DynamoDB export to S3 (DYNAMODB_JSON) into a local lake: each item a row as if
+    /// inserted at the export time, so the stream's later changes override it.
+    Backfill(lake_cli::BackfillArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Replay(_) | Command::Backfill(_))
+        && std::env::var_os("RUST_LOG").is_none()
+    {
+        // These print their own summary: per-batch log lines only when RUST_LOG asks for them.
+        std::env::set_var("RUST_LOG", "warn");
+    }
     report::init_logging();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,11 +70,31 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Transform { file } => {
+        Command::Transform {
+            file,
+            reingest_timeout,
+        } => {
             let config = Config::from_env().map_err(|e| e.to_string())?;
             let event = read_input(file.as_ref())?;
             let started = Instant::now();
-            let batch = transform_event(&event, &config).map_err(|e| e.to_string())?;
+            let mut batch = transform_event(&event, &config).map_err(|e| e.to_string())?;
+            if batch.response_len() > config.max_response_bytes {
+                // Only an oversize batch needs a runtime and the AWS SDK.
+                let deadline = started + Duration::from_secs(reingest_timeout);
+                let kinesis = KinesisApi::from_environment();
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the async runtime: {e}"))?
+                    .block_on(fit_and_put_back(
+                        &mut batch,
+                        &event,
+                        config.max_response_bytes,
+                        &kinesis,
+                        deadline,
+                    ))
+                    .map_err(|e| e.to_string())?;
+            }
             report::log_batch(&batch, event.len(), started.elapsed());
             let response = batch
                 .finish(config.max_response_bytes)
@@ -66,6 +106,8 @@ fn run(command: Command) -> Result<(), String> {
             let event = sample_event::firehose_event(&records).map_err(|e| e.to_string())?;
             write_output(&event)
         }
+        Command::Replay(args) => lake_cli::replay(args),
+        Command::Backfill(args) => lake_cli::backfill_command(args),
     }
 }
 

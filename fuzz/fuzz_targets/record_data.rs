@@ -1,0 +1,61 @@
+//! One record's data: any bytes as a decoded change record (and, when they are text, as the
+//! base64 `data` string, gzip included). A row must be one line of one JSON object whose first
+//! columns are the metadata columns; its partition keys must form a valid S3 prefix.
+#![no_main]
+
+use ddb_lake::config::{Config, ListMode};
+use ddb_lake::event_time::EventTime;
+use ddb_lake::payload::Payload;
+use ddb_lake::row::{RowWriter, StreamPosition};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fn check(line: &[u8], prefix: &str) {
+    let text = std::str::from_utf8(line).expect("a row is UTF-8");
+    let body = text.strip_suffix('\n').expect("a row ends with a newline");
+    assert!(!body.contains('\n'), "a row is one line");
+    let row: Value = serde_json::from_str(body).expect("a row is JSON");
+    let first = row.as_object().expect("a row is an object").keys().next();
+    assert_eq!(
+        first.map(String::as_str),
+        Some(format!("{prefix}event_name").as_str())
+    );
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&knobs, data)) = input.split_first() else {
+        return;
+    };
+    let config = Config {
+        separator: if knobs & 1 == 0 { "_" } else { "." }.to_owned(),
+        list_mode: if knobs & 2 == 0 {
+            ListMode::Array
+        } else {
+            ListMode::JsonString
+        },
+        ..Config::default()
+    };
+    let position = StreamPosition {
+        shard_id: (knobs & 4 != 0).then_some("shardId-000000000000"),
+        sequence_number: (knobs & 4 != 0).then_some("1"),
+    };
+    let arrival = || EventTime::from_millis(1_700_000_000_000);
+    let mut rows = RowWriter::new(&config);
+    if let Ok((line, keys)) = rows.change_record(data, arrival, position) {
+        let prefix = keys.s3_prefix();
+        check(line, "_");
+        assert!(
+            prefix.starts_with("table=") && prefix.ends_with('/'),
+            "{prefix}"
+        );
+        assert!(!prefix.contains("..") && !prefix.contains("//"), "{prefix}");
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let mut payload = Payload::default();
+        if let Ok(bytes) = payload.decode(text) {
+            if let Ok((line, _)) = rows.change_record(bytes, arrival, position) {
+                check(line, "_");
+            }
+        }
+    }
+});

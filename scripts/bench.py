@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Runs whole-process commands side by side on one event, interleaved so the machine's load
+falls on all of them alike, and prints the median wall time, throughput, peak RSS (the kernel's
+maxrss for each process, as /usr/bin/time -v reports it) and the ratios to the first command.
+
+usage: bench.py --event EVENT.json [--runs N] NAME=COMMAND ...
+"""
+import argparse, json, os, shlex, statistics, subprocess, time
+
+p = argparse.ArgumentParser()
+p.add_argument("--event", required=True)
+p.add_argument("--runs", type=int, default=9)
+p.add_argument("commands", nargs="+")
+a = p.parse_args()
+
+with open(a.event, "rb") as f:
+    event_bytes = f.read()
+records = len(json.loads(event_bytes)["records"])
+mb = len(event_bytes) / 1e6
+commands = [(c.split("=", 1)[0], shlex.split(c.split("=", 1)[1])) for c in a.commands]
+
+
+def run(argv):
+    """Wall seconds, peak RSS in MB, and the response's record count."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"{argv[0]} failed with status {status}")
+    return wall, usage.ru_maxrss / 1024, len(json.loads(out)["records"])
+
+
+results = {name: ([], []) for name, _ in commands}
+for name, argv in commands:  # warm-up: page cache, lazy binding
+    _, _, n = run(argv)
+    if n != records:
+        raise SystemExit(f"{name} answered {n} of {records} records")
+for _ in range(a.runs):
+    for name, argv in commands:
+        wall, rss, _ = run(argv)
+        results[name][0].append(wall)
+        results[name][1].append(rss)
+
+print(f"\nevent: {a.event}: {len(event_bytes):,} bytes, {records:,} records; median of {a.runs} runs each\n")
+print(f"{'command':<10} {'median s':>10} {'MB/s':>8} {'records/s':>11} {'peak RSS MB':>12}  ratio")
+base = statistics.median(results[commands[0][0]][0])
+for name, _ in commands:
+    walls, rss = results[name]
+    m = statistics.median(walls)
+    ratio = f"{m / base:.1f}x the time of {commands[0][0]}" if name != commands[0][0] else "1"
+    print(f"{name:<10} {m:>10.4f} {mb / m:>8.1f} {records / m:>11,.0f} {max(rss):>12.1f}  {ratio}")

@@ -1,0 +1,29 @@
+-- The current state of the DynamoDB table, from its change rows: per primary key the latest row
+-- by _event_time, a change delivered more than once (same _event_id) counted once, and keys whose
+-- latest change is a delete (REMOVE, including TTL expiry) left out. Rows loaded by
+-- `ddb-lake backfill` are INSERTs at the export time, so every later change overrides them.
+--
+-- Athena SQL over the stacks' Glue table (defaults: database ddb_lake, table orders_changes,
+-- keys pk and sk); the stacks save the same query as the named query
+-- "orders_changes current state". Run once; then query "ddb_lake"."orders_changes_current".
+CREATE OR REPLACE VIEW "ddb_lake"."orders_changes_current" AS
+WITH deduplicated AS (
+  SELECT *,
+         row_number() OVER (PARTITION BY _event_id ORDER BY _kinesis_sequence_number) AS copy_number
+  FROM "ddb_lake"."orders_changes"
+),
+ranked AS (
+  SELECT *,
+         row_number() OVER (
+           PARTITION BY "pk", "sk"
+           ORDER BY _event_time DESC,
+                    length(_kinesis_sequence_number) DESC,
+                    _kinesis_sequence_number DESC
+         ) AS recency
+  FROM deduplicated
+  WHERE copy_number = 1
+)
+SELECT "pk", "sk", status, customer_id, total, currency, created_at,
+       address_city, address_postcode, tags, "expires_at", _event_time AS last_changed
+FROM ranked
+WHERE recency = 1 AND NOT _is_deleted

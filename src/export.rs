@@ -1,0 +1,410 @@
+//! A DynamoDB export to S3 in `DYNAMODB_JSON` format, read from a local copy of its folder
+//! (`<export-prefix>/AWSDynamoDB/<ExportId>/`):
+//!
+//! ```text
+//! manifest-summary.json   one JSON object: exportArn, exportTime, tableArn, itemCount, outputFormat…
+//! manifest-files.json     JSON lines: {"itemCount":…,"md5Checksum":…,"etag":…,"dataFileS3Key":…}
+//! data/<name>.json.gz     gzip'd JSON lines: {"Item":{<attribute>:{<type>:<value>}…}}
+//! ```
+//!
+//! The manifests are read and checked up front; the items are then streamed one line at a time
+//! ([`Export::items`]), so an export of any size is read in constant memory. Each data file's MD5
+//! is checked before its items are read, and its item count after.
+
+use crate::partition::is_table_name;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+pub const SUMMARY_FILE: &str = "manifest-summary.json";
+pub const FILES_FILE: &str = "manifest-files.json";
+
+#[derive(Debug, Error)]
+pub enum ExportError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a DynamoDB export manifest: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+    #[error("the export is in {0} format; only DYNAMODB_JSON full exports can be loaded (export the table again with ExportFormat DYNAMODB_JSON)")]
+    UnsupportedFormat(String),
+    #[error("the export is an {0}; only full exports can be loaded (an incremental export holds changes, not the table)")]
+    UnsupportedType(String),
+    #[error("{what} should hold {expected} items by its manifest, but holds {found}: the export is incomplete or not this export's")]
+    ItemCount {
+        what: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{path} does not match its md5Checksum in {FILES_FILE}: the file is damaged or incomplete (re-download it)")]
+    Checksum { path: PathBuf },
+}
+
+/// `manifest-summary.json`, the fields read from it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryJson {
+    export_arn: String,
+    export_time: String,
+    table_arn: String,
+    item_count: u64,
+    #[serde(default)]
+    output_format: Option<String>,
+    #[serde(default)]
+    export_type: Option<String>,
+}
+
+/// One line of `manifest-files.json`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DataFileJson {
+    item_count: u64,
+    #[serde(default)]
+    md5_checksum: Option<String>,
+    data_file_s3_key: String,
+}
+
+/// One data file of the export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// `dataFileS3Key` as the manifest gives it.
+    pub key: String,
+    /// The local copy: `<export folder>/data/<name>`.
+    pub path: PathBuf,
+    /// The file name without `.json.gz`, stable for the export.
+    pub stem: String,
+    pub item_count: u64,
+    /// Base64 MD5 of the file's bytes.
+    pub md5_checksum: Option<String>,
+}
+
+/// A checked export: what it is, and where its items are.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub export_arn: String,
+    /// The last part of the export ARN (`01234567890123-a1b2c3d4`).
+    pub export_id: String,
+    pub table_arn: String,
+    pub table_name: String,
+    pub region: String,
+    /// The point in time the export shows, epoch milliseconds, and as written in the manifest.
+    pub export_time_ms: u64,
+    pub export_time: String,
+    pub item_count: u64,
+    pub files: Vec<DataFile>,
+}
+
+impl Export {
+    /// Reads and checks the manifests in `dir`. The data files must be in `dir/data/`, as the
+    /// export wrote them.
+    pub fn open(dir: &Path) -> Result<Export, ExportError> {
+        let summary_path = dir.join(SUMMARY_FILE);
+        let bytes = std::fs::read(&summary_path).map_err(|e| io(&summary_path, e))?;
+        let summary: SummaryJson =
+            serde_json::from_slice(&bytes).map_err(|e| manifest(&summary_path, e.to_string()))?;
+        match summary.output_format.as_deref() {
+            None | Some("DYNAMODB_JSON") => {}
+            Some(other) => return Err(ExportError::UnsupportedFormat(other.to_owned())),
+        }
+        match summary.export_type.as_deref() {
+            None | Some("FULL_EXPORT") => {}
+            Some(other) => return Err(ExportError::UnsupportedType(other.to_owned())),
+        }
+        let export_id = summary
+            .export_arn
+            .rsplit_once("/export/")
+            .map(|(_, id)| id.to_owned())
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+            .ok_or_else(|| manifest(&summary_path, "exportArn has no /export/<id>".into()))?;
+        let (region, table_name) = parse_table_arn(&summary.table_arn).ok_or_else(|| {
+            manifest(
+                &summary_path,
+                "tableArn is not arn:aws:dynamodb:<region>:<account>:table/<name>".into(),
+            )
+        })?;
+        let export_time_ms = chrono::DateTime::parse_from_rfc3339(&summary.export_time)
+            .ok()
+            .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+            .ok_or_else(|| manifest(&summary_path, "exportTime is not an RFC 3339 time".into()))?;
+
+        let files_path = dir.join(FILES_FILE);
+        let text = std::fs::read_to_string(&files_path).map_err(|e| io(&files_path, e))?;
+        let mut files = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let entry: DataFileJson = serde_json::from_str(line)
+                .map_err(|e| manifest(&files_path, format!("line {}: {e}", i + 1)))?;
+            let name = data_file_name(&entry.data_file_s3_key).ok_or_else(|| {
+                manifest(
+                    &files_path,
+                    format!(
+                        "line {}: dataFileS3Key does not end in data/<name>.json.gz",
+                        i + 1
+                    ),
+                )
+            })?;
+            files.push(DataFile {
+                path: dir.join("data").join(name),
+                stem: name.trim_end_matches(".json.gz").to_owned(),
+                key: entry.data_file_s3_key,
+                item_count: entry.item_count,
+                md5_checksum: entry.md5_checksum,
+            });
+        }
+        let listed: u64 = files.iter().map(|f| f.item_count).sum();
+        if listed != summary.item_count {
+            return Err(ExportError::ItemCount {
+                what: format!("{FILES_FILE} (by {SUMMARY_FILE})"),
+                expected: summary.item_count,
+                found: listed,
+            });
+        }
+        Ok(Export {
+            export_arn: summary.export_arn,
+            export_id,
+            table_arn: summary.table_arn,
+            table_name,
+            region,
+            export_time_ms,
+            export_time: summary.export_time,
+            item_count: summary.item_count,
+            files,
+        })
+    }
+
+    /// The export's items, one line of a data file at a time, file after file. With
+    /// `verify_checksums`, each file's MD5 is compared with the manifest before it is read.
+    pub fn items(&self, verify_checksums: bool) -> Items<'_> {
+        Items {
+            export: self,
+            verify_checksums,
+            next_file: 0,
+            current: None,
+            total: 0,
+            done: false,
+        }
+    }
+}
+
+/// One item line, `{"Item":{…}}`, exactly as the export wrote it (without its newline).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportItem {
+    /// Index into [`Export::files`].
+    pub file: usize,
+    /// 1-based line number in that file.
+    pub line: u64,
+    pub text: Vec<u8>,
+}
+
+/// Iterator over an export's items; see [`Export::items`]. Stops after the first error.
+pub struct Items<'e> {
+    export: &'e Export,
+    verify_checksums: bool,
+    next_file: usize,
+    current: Option<OpenFile>,
+    total: u64,
+    done: bool,
+}
+
+struct OpenFile {
+    index: usize,
+    reader: Option<BufReader<MultiGzDecoder<File>>>,
+    line: u64,
+    items: u64,
+}
+
+impl Iterator for Items<'_> {
+    type Item = Result<ExportItem, ExportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let result = self.advance();
+        if !matches!(result, Some(Ok(_))) {
+            self.done = true;
+        }
+        result
+    }
+}
+
+impl Items<'_> {
+    fn advance(&mut self) -> Option<Result<ExportItem, ExportError>> {
+        loop {
+            let Some(current) = self.current.as_mut() else {
+                if self.next_file == self.export.files.len() {
+                    return self.check_total().err().map(Err);
+                }
+                match self.open(self.next_file) {
+                    Ok(file) => self.current = Some(file),
+                    Err(e) => return Some(Err(e)),
+                }
+                self.next_file += 1;
+                continue;
+            };
+            let file = &self.export.files[current.index];
+            let mut text = Vec::new();
+            let read = match current.reader.as_mut() {
+                Some(reader) => reader.read_until(b'\n', &mut text),
+                None => Ok(0),
+            };
+            match read {
+                Err(e) => return Some(Err(io(&file.path, e))),
+                Ok(0) => {
+                    if current.items != file.item_count {
+                        return Some(Err(ExportError::ItemCount {
+                            what: file.path.display().to_string(),
+                            expected: file.item_count,
+                            found: current.items,
+                        }));
+                    }
+                    self.current = None;
+                }
+                Ok(_) => {
+                    current.line += 1;
+                    while text.last().is_some_and(u8::is_ascii_whitespace) {
+                        text.pop();
+                    }
+                    if text.is_empty() {
+                        continue;
+                    }
+                    current.items += 1;
+                    self.total += 1;
+                    return Some(Ok(ExportItem {
+                        file: current.index,
+                        line: current.line,
+                        text,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn open(&self, index: usize) -> Result<OpenFile, ExportError> {
+        let file = &self.export.files[index];
+        if self.verify_checksums {
+            if let Some(expected) = &file.md5_checksum {
+                if md5_base64(&file.path)? != *expected {
+                    return Err(ExportError::Checksum {
+                        path: file.path.clone(),
+                    });
+                }
+            }
+        }
+        let handle = File::open(&file.path).map_err(|e| io(&file.path, e))?;
+        let empty = handle.metadata().map_err(|e| io(&file.path, e))?.len() == 0;
+        Ok(OpenFile {
+            index,
+            // An empty partition may leave an empty file, which is not a gzip stream.
+            reader: (!empty)
+                .then(|| BufReader::with_capacity(256 << 10, MultiGzDecoder::new(handle))),
+            line: 0,
+            items: 0,
+        })
+    }
+
+    fn check_total(&self) -> Result<(), ExportError> {
+        if self.total == self.export.item_count {
+            Ok(())
+        } else {
+            Err(ExportError::ItemCount {
+                what: "the export".to_owned(),
+                expected: self.export.item_count,
+                found: self.total,
+            })
+        }
+    }
+}
+
+/// `arn:aws:dynamodb:<region>:<account>:table/<name>` → (region, name).
+fn parse_table_arn(arn: &str) -> Option<(String, String)> {
+    let mut parts = arn.splitn(6, ':');
+    let (scheme, _partition, service, region, _account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let name = resource.strip_prefix("table/")?;
+    (scheme == "arn" && service == "dynamodb" && !region.is_empty() && is_table_name(name))
+        .then(|| (region.to_owned(), name.to_owned()))
+}
+
+/// The file name of `…/data/<name>.json.gz`, if it is a plain file name.
+fn data_file_name(key: &str) -> Option<&str> {
+    let (folder, name) = key.rsplit_once('/')?;
+    let plain = name.ends_with(".json.gz")
+        && name.len() > ".json.gz".len()
+        && !name.starts_with('.')
+        && !name.contains('\\');
+    (plain && (folder == "data" || folder.ends_with("/data"))).then_some(name)
+}
+
+/// The base64 MD5 of a file, as `md5Checksum` gives it.
+pub fn md5_base64(path: &Path) -> Result<String, ExportError> {
+    let mut file = File::open(path).map_err(|e| io(path, e))?;
+    let mut digest = md5::Context::new();
+    let mut buf = vec![0; 256 << 10];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        digest.consume(&buf[..n]);
+    }
+    Ok(STANDARD.encode(digest.finalize().0))
+}
+
+fn io(path: &Path, source: std::io::Error) -> ExportError {
+    ExportError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn manifest(path: &Path, reason: String) -> ExportError {
+    ExportError::Manifest {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_and_keys() {
+        assert_eq!(
+            parse_table_arn("arn:aws:dynamodb:eu-central-1:123456789012:table/orders"),
+            Some(("eu-central-1".into(), "orders".into()))
+        );
+        assert_eq!(
+            parse_table_arn("arn:aws:dynamodb:eu-central-1:1:table/../x"),
+            None
+        );
+        assert_eq!(parse_table_arn("arn:aws:s3:::bucket"), None);
+        assert_eq!(
+            data_file_name("exports/AWSDynamoDB/0123-ab/data/bafy.json.gz"),
+            Some("bafy.json.gz")
+        );
+        assert_eq!(
+            data_file_name("AWSDynamoDB/0123-ab/data/../x.json.gz"),
+            None
+        );
+        assert_eq!(data_file_name("data/x.json"), None);
+        assert_eq!(data_file_name("elsewhere/x.json.gz"), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! Per-invocation metrics in CloudWatch Embedded Metric Format: one JSON line that CloudWatch
+//! Logs turns into metrics, with no API call and no agent. The Lambda prints it to standard
+//! output; it describes the response Firehose received (a failed invocation shows in the
+//! function's own `Errors` metric instead, and its batch is counted when it is answered).
+
+use crate::firehose::{Batch, RecordResult};
+use serde_json::json;
+use std::time::Duration;
+
+/// The CloudWatch namespace of every metric.
+pub const NAMESPACE: &str = "DdbLake";
+
+/// What one invocation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvocationMetrics {
+    pub records: usize,
+    pub ok: usize,
+    pub processing_failed: usize,
+    /// Put back on the source stream and answered `Dropped`.
+    pub dropped: usize,
+    pub bytes_in: usize,
+    pub bytes_out: usize,
+    pub duration: Duration,
+}
+
+impl InvocationMetrics {
+    pub fn of(batch: &Batch, bytes_in: usize, duration: Duration) -> InvocationMetrics {
+        InvocationMetrics {
+            records: batch.outcomes.len(),
+            ok: batch.count(RecordResult::Ok),
+            processing_failed: batch.count(RecordResult::ProcessingFailed),
+            dropped: batch.count(RecordResult::Dropped),
+            bytes_in,
+            bytes_out: batch.response_len(),
+            duration,
+        }
+    }
+
+    /// The EMF line (without its newline), dimensioned by `function_name`, at `timestamp_ms`.
+    pub fn emf_line(&self, function_name: &str, timestamp_ms: u64) -> String {
+        let metric = |name: &str, unit: &str| json!({"Name": name, "Unit": unit});
+        json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [
+                        metric("Records", "Count"),
+                        metric("Ok", "Count"),
+                        metric("ProcessingFailed", "Count"),
+                        metric("Dropped", "Count"),
+                        metric("BytesIn", "Bytes"),
+                        metric("BytesOut", "Bytes"),
+                        metric("Duration", "Milliseconds"),
+                    ]
+                }]
+            },
+            "FunctionName": function_name,
+            "Records": self.records,
+            "Ok": self.ok,
+            "ProcessingFailed": self.processing_failed,
+            "Dropped": self.dropped,
+            "BytesIn": self.bytes_in,
+            "BytesOut": self.bytes_out,
+            "Duration": self.duration.as_secs_f64() * 1000.0,
+        })
+        .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn an_emf_line_declares_every_metric_it_carries() {
+        let m = InvocationMetrics {
+            records: 10,
+            ok: 7,
+            processing_failed: 1,
+            dropped: 2,
+            bytes_in: 5000,
+            bytes_out: 4000,
+            duration: Duration::from_micros(12_500),
+        };
+        let line = m.emf_line("ddb-lake-orders", 1_700_000_000_123);
+        assert!(!line.contains('\n'));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_123u64);
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "DdbLake");
+        assert_eq!(directive["Dimensions"], json!([["FunctionName"]]));
+        assert_eq!(v["FunctionName"], "ddb-lake-orders");
+        let expected = [
+            ("Records", json!(10)),
+            ("Ok", json!(7)),
+            ("ProcessingFailed", json!(1)),
+            ("Dropped", json!(2)),
+            ("BytesIn", json!(5000)),
+            ("BytesOut", json!(4000)),
+            ("Duration", json!(12.5)),
+        ];
+        let declared: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(declared, expected.clone().map(|(name, _)| name));
+        for (name, value) in expected {
+            // EMF needs each declared metric as a top-level member holding a number.
+            assert_eq!(v[name], value, "{name}");
+        }
+    }
+}

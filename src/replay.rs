@@ -1,0 +1,500 @@
+//! `ddb-lake replay`: change records, or Firehose events, through the Lambda's own code path into
+//! the local lake.
+//!
+//! Change records are gathered into Firehose-sized batches, wrapped into a Firehose event the
+//! way Firehose wraps what it reads from the Kinesis stream ([`firehose_event_for`]), and run
+//! through [`transform_event`], exactly what the Lambda runs. The response is then delivered the
+//! way Firehose delivers it: each `Ok` record's decoded `data` under the folder its
+//! `metadata.partitionKeys` name, each `ProcessingFailed` record's original `data` to the error
+//! layout. Nothing here transforms a record itself.
+
+use crate::config::Config;
+use crate::error::EventError;
+use crate::firehose::{transform_event, FirehoseEvent, FirehoseRecord};
+use crate::lake::{partition_prefix, FailedRecord, LakeError, LakeWriter};
+use crate::report;
+use crate::sample_event::firehose_event_for;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use flate2::read::MultiGzDecoder;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::time::Instant;
+use thiserror::Error;
+
+/// When a batch is handed to the transformation: at `max_records` records or when the next
+/// record would take its data past `max_bytes`, like Firehose's Lambda processor buffer
+/// (`BufferSizeInMBs`, 1 MB in the stacks, at most 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub max_records: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits {
+            max_records: 1000,
+            max_bytes: 1 << 20,
+        }
+    }
+}
+
+/// What a replay did, record by record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    pub records: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Answered `Dropped` by the transformation (not delivered).
+    pub dropped: u64,
+    /// Transformation invocations.
+    pub batches: u64,
+    /// Failed records by reason code.
+    pub failures: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Error)]
+pub enum ReplayError {
+    #[error("cannot read {input}: {source}")]
+    Read {
+        input: String,
+        source: std::io::Error,
+    },
+    #[error("{input}: {reason}")]
+    Input { input: String, reason: String },
+    #[error("{input}: {source}")]
+    Event { input: String, source: EventError },
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("the transformation's response does not match its event: {0}")]
+    Response(String),
+}
+
+/// What Firehose reads from the error prefix: the Lambda marked the record `ProcessingFailed`.
+const ERROR_OUTPUT_TYPE: &str = "processing-failed";
+const ERROR_CODE: &str = "Lambda.ProcessingFailedStatus";
+const ERROR_MESSAGE: &str = "ProcessingFailed status set for record";
+
+/// Feeds inputs through the transformation into a lake.
+pub struct Replay<'a> {
+    config: &'a Config,
+    lake: &'a mut LakeWriter,
+    limits: BatchLimits,
+    stats: ReplayStats,
+    /// The change records of the batch being gathered, each exactly as read.
+    pending: Vec<Vec<u8>>,
+    pending_bytes: usize,
+    /// Position of the next change record in the whole replay, for record ids.
+    next_index: usize,
+    row: Vec<u8>,
+}
+
+/// What one input holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    ChangeRecords,
+    FirehoseEvents,
+}
+
+impl<'a> Replay<'a> {
+    pub fn new(config: &'a Config, lake: &'a mut LakeWriter, limits: BatchLimits) -> Replay<'a> {
+        Replay {
+            config,
+            lake,
+            limits,
+            stats: ReplayStats::default(),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            next_index: 0,
+            row: Vec::new(),
+        }
+    }
+
+    /// Replays one input named `name` (for messages), plain or gzip-compressed:
+    /// * newline-delimited change records (one per line; read line by line, in constant memory),
+    /// * a JSON array of change records,
+    /// * one or more Firehose transformation events (each is run as the batch it is).
+    ///
+    /// A line that is not a change record is still a record: it fails and goes to the error
+    /// layout, as it would in Firehose. Only an input that cannot be split into records at all
+    /// (a broken JSON array) is refused.
+    pub fn read(&mut self, name: &str, input: impl Read) -> Result<(), ReplayError> {
+        let mut reader = BufReader::with_capacity(1 << 20, input);
+        let gzip = reader
+            .fill_buf()
+            .map_err(|e| read_error(name, e))?
+            .starts_with(&[0x1f, 0x8b]);
+        if gzip {
+            self.read_plain(
+                name,
+                BufReader::with_capacity(1 << 20, MultiGzDecoder::new(reader)),
+            )
+        } else {
+            self.read_plain(name, reader)
+        }
+    }
+
+    /// Sends the last, partly filled batch through and returns what the replay did.
+    pub fn finish(mut self) -> Result<ReplayStats, ReplayError> {
+        self.flush()?;
+        Ok(self.stats)
+    }
+
+    pub fn stats(&self) -> &ReplayStats {
+        &self.stats
+    }
+
+    fn read_plain(&mut self, name: &str, mut reader: impl BufRead) -> Result<(), ReplayError> {
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| read_error(name, e))?
+                == 0
+            {
+                return Ok(());
+            }
+            if !trim(&line).is_empty() {
+                break;
+            }
+        }
+        let first = trim(&line);
+        let one_value_per_line =
+            first[0] != b'[' && serde_json::from_slice::<IgnoredAny>(first).is_ok();
+        if !one_value_per_line {
+            // An array, or values spread over several lines (a pretty-printed event).
+            let mut all = std::mem::take(&mut line);
+            reader
+                .read_to_end(&mut all)
+                .map_err(|e| read_error(name, e))?;
+            return self.read_whole(name, &all);
+        }
+        let kind = kind_of(first);
+        self.take(name, kind, first)?;
+        loop {
+            line.clear();
+            if reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| read_error(name, e))?
+                == 0
+            {
+                return Ok(());
+            }
+            let value = trim(&line);
+            if !value.is_empty() {
+                self.take(name, kind, value)?;
+            }
+        }
+    }
+
+    fn read_whole(&mut self, name: &str, all: &[u8]) -> Result<(), ReplayError> {
+        if trim(all).starts_with(b"[") {
+            let records: Vec<&RawValue> =
+                serde_json::from_slice(all).map_err(|e| ReplayError::Input {
+                    input: name.to_owned(),
+                    reason: format!("not a JSON array of change records ({e})"),
+                })?;
+            for record in records {
+                self.push_change_record(record.get().as_bytes())?;
+            }
+            return Ok(());
+        }
+        let values: Result<Vec<&RawValue>, _> = serde_json::Deserializer::from_slice(all)
+            .into_iter::<&RawValue>()
+            .collect();
+        match values {
+            Ok(values) => {
+                let kind = values
+                    .first()
+                    .map_or(Kind::ChangeRecords, |v| kind_of(v.get().as_bytes()));
+                for value in values {
+                    self.take(name, kind, value.get().as_bytes())?;
+                }
+            }
+            // Not JSON throughout: one record per line, and the bad lines fail on their own.
+            Err(_) => {
+                for line in all.split(|&b| b == b'\n') {
+                    let record = trim(line);
+                    if !record.is_empty() {
+                        self.push_change_record(record)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, name: &str, kind: Kind, value: &[u8]) -> Result<(), ReplayError> {
+        match kind {
+            Kind::ChangeRecords => self.push_change_record(value),
+            Kind::FirehoseEvents => {
+                // Records gathered so far go first, to keep the input's order.
+                self.flush()?;
+                self.run(name, value)
+            }
+        }
+    }
+
+    fn push_change_record(&mut self, record: &[u8]) -> Result<(), ReplayError> {
+        let full = self.pending.len() >= self.limits.max_records
+            || self.pending_bytes + record.len() > self.limits.max_bytes;
+        if full && !self.pending.is_empty() {
+            self.flush()?;
+        }
+        self.pending.push(record.to_vec());
+        self.pending_bytes += record.len();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ReplayError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<&[u8]> = self.pending.iter().map(Vec::as_slice).collect();
+        let event = firehose_event_for(&records, self.next_index);
+        self.next_index += records.len();
+        self.pending.clear();
+        self.pending_bytes = 0;
+        self.run("change records", &event)
+    }
+
+    /// One Lambda invocation, and Firehose's delivery of its response.
+    fn run(&mut self, name: &str, event: &[u8]) -> Result<(), ReplayError> {
+        let started = Instant::now();
+        let event_error = |source| ReplayError::Event {
+            input: name.to_owned(),
+            source,
+        };
+        let mut batch = transform_event(event, self.config).map_err(event_error)?;
+        report::log_batch(&batch, event.len(), started.elapsed());
+        let outcomes = std::mem::take(&mut batch.outcomes);
+        // No Lambda response limit here: the whole batch is delivered.
+        let response = batch.finish(usize::MAX).map_err(event_error)?;
+        let response: Response =
+            serde_json::from_slice(&response).map_err(|e| ReplayError::Response(e.to_string()))?;
+        let parsed = FirehoseEvent::parse(event).map_err(event_error)?;
+        if response.records.len() != parsed.records.len() || outcomes.len() != parsed.records.len()
+        {
+            return Err(ReplayError::Response(format!(
+                "{} records in, {} out",
+                parsed.records.len(),
+                response.records.len()
+            )));
+        }
+        let lambda_arn = lambda_arn(parsed.delivery_stream_arn.as_deref());
+        for (index, ((raw, entry), outcome)) in parsed
+            .records
+            .iter()
+            .zip(&response.records)
+            .zip(&outcomes)
+            .enumerate()
+        {
+            let (record, _) = FirehoseRecord::parse(raw, index).map_err(event_error)?;
+            let arrival_ms = record
+                .approximate_arrival_timestamp
+                .as_ref()
+                .and_then(serde_json::Number::as_u64)
+                // Firehose always sets it; a hand-made event without one is filed at the epoch.
+                .unwrap_or(0);
+            self.stats.records += 1;
+            match entry.result.as_ref() {
+                "Ok" => {
+                    let keys = entry
+                        .metadata
+                        .as_ref()
+                        .map(|m| &m.partition_keys)
+                        .ok_or_else(|| {
+                            ReplayError::Response(format!(
+                                "record {index} is Ok without partition keys"
+                            ))
+                        })?;
+                    let partition = partition_prefix(
+                        &keys.table,
+                        &keys.year,
+                        &keys.month,
+                        &keys.day,
+                        &keys.hour,
+                    )?;
+                    self.row.clear();
+                    STANDARD
+                        .decode_vec(entry.data.as_bytes(), &mut self.row)
+                        .map_err(|e| ReplayError::Response(format!("record {index}: {e}")))?;
+                    self.lake.write_row(&partition, arrival_ms, &self.row)?;
+                    self.stats.ok += 1;
+                }
+                "ProcessingFailed" => {
+                    self.lake.write_failed(&FailedRecord {
+                        output_type: ERROR_OUTPUT_TYPE,
+                        arrival_ms,
+                        raw_data: &entry.data,
+                        error_code: ERROR_CODE,
+                        error_message: ERROR_MESSAGE,
+                        lambda_arn: Some(&lambda_arn),
+                    })?;
+                    self.stats.failed += 1;
+                    let code = outcome.failure.as_ref().map_or("unknown", |f| f.code());
+                    *self.stats.failures.entry(code).or_insert(0) += 1;
+                }
+                _ => self.stats.dropped += 1,
+            }
+        }
+        self.stats.batches += 1;
+        Ok(())
+    }
+}
+
+/// The Lambda's response, as Firehose reads it.
+#[derive(Deserialize)]
+struct Response<'a> {
+    #[serde(borrow)]
+    records: Vec<ResponseRecord<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ResponseRecord<'a> {
+    #[serde(borrow)]
+    result: Cow<'a, str>,
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+    #[serde(borrow, default)]
+    metadata: Option<ResponseMetadata<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ResponseMetadata<'a> {
+    #[serde(rename = "partitionKeys", borrow)]
+    partition_keys: Keys<'a>,
+}
+
+/// The keys the stacks' S3 prefix reads with `!{partitionKeyFromLambda:…}`.
+#[derive(Deserialize)]
+struct Keys<'a> {
+    #[serde(borrow)]
+    table: Cow<'a, str>,
+    #[serde(borrow)]
+    year: Cow<'a, str>,
+    #[serde(borrow)]
+    month: Cow<'a, str>,
+    #[serde(borrow)]
+    day: Cow<'a, str>,
+    #[serde(borrow)]
+    hour: Cow<'a, str>,
+}
+
+/// Just enough of a JSON value to tell a Firehose event from a change record.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    records: Option<IgnoredAny>,
+    #[serde(default)]
+    dynamodb: Option<IgnoredAny>,
+}
+
+fn kind_of(value: &[u8]) -> Kind {
+    match serde_json::from_slice::<Probe>(value) {
+        Ok(Probe {
+            records: Some(_),
+            dynamodb: None,
+        }) => Kind::FirehoseEvents,
+        _ => Kind::ChangeRecords,
+    }
+}
+
+/// The transformation Lambda's ARN in the delivery stream's region and account, for the
+/// `lambdaArn` of error records.
+fn lambda_arn(delivery_stream_arn: Option<&str>) -> String {
+    let parts: Vec<&str> = delivery_stream_arn.unwrap_or("").split(':').collect();
+    let (region, account) = match parts.as_slice() {
+        ["arn", _, "firehose", region, account, ..] if !region.is_empty() => (*region, *account),
+        _ => ("us-east-1", "111122223333"),
+    };
+    format!("arn:aws:lambda:{region}:{account}:function:ddb-lake-transform")
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &bytes[start..end.max(start)]
+}
+
+fn read_error(name: &str, source: std::io::Error) -> ReplayError {
+    ReplayError::Read {
+        input: name.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::LakeSettings;
+
+    const INSERT: &str = r#"{"awsRegion":"eu-west-1","eventID":"e1","eventName":"INSERT","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1763632799100,"Keys":{"pk":{"S":"a"}},"NewImage":{"pk":{"S":"a"}}},"eventSource":"aws:dynamodb"}"#;
+
+    fn replay(input: &[u8], limits: BatchLimits) -> ReplayStats {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lake = LakeWriter::new(dir.path(), LakeSettings::default()).unwrap();
+        let config = Config::default();
+        let mut replay = Replay::new(&config, &mut lake, limits);
+        replay.read("test", input).unwrap();
+        let stats = replay.finish().unwrap();
+        lake.finish().unwrap();
+        stats
+    }
+
+    #[test]
+    fn batches_by_count_and_by_bytes() {
+        let input = format!("{INSERT}\n{INSERT}\n\n{INSERT}\n");
+        let by_count = BatchLimits {
+            max_records: 2,
+            max_bytes: usize::MAX,
+        };
+        let stats = replay(input.as_bytes(), by_count);
+        assert_eq!((stats.records, stats.ok, stats.batches), (3, 3, 2));
+        let by_bytes = BatchLimits {
+            max_records: 1000,
+            max_bytes: INSERT.len() + 1,
+        };
+        assert_eq!(replay(input.as_bytes(), by_bytes).batches, 3);
+    }
+
+    #[test]
+    fn arrays_events_and_bad_lines() {
+        let array = format!("[{INSERT},\n {INSERT}]");
+        assert_eq!(replay(array.as_bytes(), BatchLimits::default()).ok, 2);
+        let event = crate::sample_event::firehose_event(INSERT.as_bytes()).unwrap();
+        let stats = replay(&event, BatchLimits::default());
+        assert_eq!((stats.ok, stats.batches), (1, 1));
+        let bad = format!("{INSERT}\nnot json at all\n{{\"eventName\":\"UPSERT\"}}\n");
+        let stats = replay(bad.as_bytes(), BatchLimits::default());
+        assert_eq!((stats.ok, stats.failed), (1, 2));
+        assert_eq!(stats.failures.get("not_json"), Some(&1));
+        // A first line that is not JSON: still one record per line.
+        let bad_first = format!("garbage\n{INSERT}\n");
+        let stats = replay(bad_first.as_bytes(), BatchLimits::default());
+        assert_eq!((stats.ok, stats.failed), (1, 1));
+    }
+
+    #[test]
+    fn lambda_arn_follows_the_delivery_stream() {
+        assert_eq!(
+            lambda_arn(Some(
+                "arn:aws:firehose:eu-central-1:123456789012:deliverystream/x"
+            )),
+            "arn:aws:lambda:eu-central-1:123456789012:function:ddb-lake-transform"
+        );
+        assert!(lambda_arn(None).starts_with("arn:aws:lambda:us-east-1:"));
+    }
+}
