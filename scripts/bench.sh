@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 shared=../shared/bench
 runs=${RUNS:-9}
 
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 cargo build --quiet --release --bin ddb-lake --bin bootstrap --example floor
 # shellcheck source=scripts/python-env.sh
 source scripts/python-env.sh   # boto3, for the yardstick

@@ -28,6 +28,8 @@ pub struct Flattener {
     scratch: Vec<u8>,
     /// The typed reason behind a parser unwind (see [`crate::typed_json::fail`]).
     error: Option<ItemError>,
+    /// An image is being read: a parser error now is the image's fault.
+    in_image: bool,
 }
 
 impl Flattener {
@@ -41,29 +43,36 @@ impl Flattener {
             path: String::new(),
             scratch: Vec::new(),
             error: None,
+            in_image: false,
         }
     }
 
     /// Appends the attributes of `image` (a JSON map of typed values) to `out` as columns, each
-    /// preceded by a comma: `out` must hold an open JSON object with at least one member.
+    /// preceded by a comma, so they can follow a row's first columns.
     pub fn write_columns(&mut self, image: &str, out: &mut Vec<u8>) -> Result<(), ItemError> {
-        self.used.clear();
-        for name in &self.reserved {
-            self.used.insert(name);
-        }
-        self.path.clear();
-        self.error = None;
         let mut de = serde_json::Deserializer::from_str(image);
-        let written = Attributes {
-            f: self,
-            out,
-            depth: 1,
+        let written = self
+            .image_seed(out)
+            .deserialize(&mut de)
+            .and_then(|()| de.end());
+        written.map_err(|e| self.take_failure(&e).unwrap_or(ItemError::WrongShape))
+    }
+
+    /// A seed that flattens the image the parser is at, as [`Flattener::write_columns`] does;
+    /// it lets a change record's image be flattened while the record itself is read.
+    pub fn image_seed<'f>(&'f mut self, out: &'f mut Vec<u8>) -> ImageSeed<'f> {
+        ImageSeed { f: self, out }
+    }
+
+    /// After a parser error: the image's reason for it, if it came from inside an image.
+    pub fn take_failure(&mut self, e: &serde_json::Error) -> Option<ItemError> {
+        let inside = std::mem::take(&mut self.in_image);
+        match self.error.take() {
+            Some(reason) => Some(reason),
+            // Valid JSON of the wrong shape inside an image; a syntax error is the payload's.
+            None if inside && e.is_data() => Some(ItemError::WrongShape),
+            None => None,
         }
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
-        // Anything the visitors did not name is JSON of the wrong shape (the image text itself
-        // was already checked to be valid JSON).
-        written.map_err(|_| self.error.take().unwrap_or(ItemError::WrongShape))
     }
 
     /// Claims the current path as a column name and writes `,"name":`.
@@ -112,6 +121,34 @@ impl ColumnNames {
             hasher.hash_one(&arena[spans[i].0..spans[i].1])
         });
         true
+    }
+}
+
+/// Flattens one image (see [`Flattener::image_seed`]).
+pub struct ImageSeed<'f> {
+    f: &'f mut Flattener,
+    out: &'f mut Vec<u8>,
+}
+
+impl<'de> DeserializeSeed<'de> for ImageSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let f = self.f;
+        f.used.clear();
+        for name in &f.reserved {
+            f.used.insert(name);
+        }
+        f.path.clear();
+        f.error = None;
+        f.in_image = true;
+        Attributes {
+            f: &mut *f,
+            out: self.out,
+            depth: 1,
+        }
+        .deserialize(d)?;
+        f.in_image = false;
+        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! One row of the lake: the metadata columns, then the item's flattened attributes, as one
 //! compact JSON object followed by `\n`.
 
-use crate::change_record::{ChangeRecord, EventName};
+use crate::change_record::{ChangeRecord, EventName, Image};
 use crate::config::Config;
 use crate::error::{describe_json_error, RecordError};
 use crate::event_time::{EventTime, TimeError};
@@ -46,6 +46,8 @@ pub struct RowWriter {
     /// `"<prefix><column>":`, ready to copy.
     keys: [Vec<u8>; 9],
     flattener: Flattener,
+    /// The attribute columns of the row being built (each with a leading comma).
+    columns: Vec<u8>,
     line: Vec<u8>,
 }
 
@@ -61,6 +63,7 @@ impl RowWriter {
         RowWriter {
             keys,
             flattener: Flattener::new(config, names.to_vec()),
+            columns: Vec::with_capacity(4096),
             line: Vec::with_capacity(4096),
         }
     }
@@ -68,6 +71,13 @@ impl RowWriter {
     /// Writes the row of `meta` and `image` (a JSON map of typed values) and returns it,
     /// newline included.
     pub fn write(&mut self, meta: &RowMeta, image: &str) -> Result<&[u8], RecordError> {
+        self.columns.clear();
+        self.flattener.write_columns(image, &mut self.columns)?;
+        Ok(self.assemble(meta))
+    }
+
+    /// The row: `meta`'s columns, then the attribute columns already in `self.columns`.
+    fn assemble(&mut self, meta: &RowMeta) -> &[u8] {
         let [name, id, time, table, region, deleted, ttl, shard, sequence] = &self.keys;
         let out = &mut self.line;
         out.clear();
@@ -94,9 +104,9 @@ impl RowWriter {
             column(out, sequence);
             write_json_str(out, sequence_number);
         }
-        self.flattener.write_columns(image, out)?;
+        out.extend_from_slice(&self.columns);
         out.extend_from_slice(b"}\n");
-        Ok(&self.line)
+        &self.line
     }
 
     /// Makes the row of one change record (`payload`, the decoded bytes of a stream record).
@@ -108,12 +118,13 @@ impl RowWriter {
         position: StreamPosition,
     ) -> Result<(&[u8], PartitionKeys<'p>), RecordError> {
         let text = std::str::from_utf8(payload).map_err(|_| RecordError::NotUtf8)?;
-        let record: ChangeRecord<'p> = serde_json::from_str(text).map_err(|e| {
-            let reason = describe_json_error(&e);
-            if e.is_data() {
-                RecordError::NotAChangeRecord(reason)
-            } else {
-                RecordError::NotJson(reason)
+        self.columns.clear();
+        let eager = Some((&mut self.flattener, &mut self.columns));
+        let record = ChangeRecord::parse(text, eager).map_err(|e| {
+            match self.flattener.take_failure(&e) {
+                Some(reason) => RecordError::Item(reason),
+                None if e.is_data() => RecordError::NotAChangeRecord(describe_json_error(&e)),
+                None => RecordError::NotJson(describe_json_error(&e)),
             }
         })?;
         if record
@@ -142,7 +153,10 @@ impl RowWriter {
             expired_by_ttl: record.expired_by_ttl(event_name),
             position,
         };
-        self.write(&meta, image.get())?;
+        if let Image::Raw(raw) = image {
+            self.flattener.write_columns(raw.get(), &mut self.columns)?;
+        }
+        self.assemble(&meta);
         Ok((
             &self.line,
             PartitionKeys {

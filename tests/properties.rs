@@ -427,3 +427,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_n_outside_dynamodb_range_fails_its_record() {
+    // Found by fuzzing (record_data): the row held `9.99…E+1225`, which JSON readers built on
+    // 64-bit floats refuse; DynamoDB never stores such a value.
+    for n in [
+        "9.9999999999999999999999999999999999999E+1225",
+        "1E+126",
+        "1E-131",
+    ] {
+        let text = record_with_image(&format!(r#"{{"x":{{"N":"{n}"}}}}"#));
+        let r = run_one(&text, &Config::default());
+        assert_eq!(r.result, "ProcessingFailed", "{n}");
+        assert_eq!(r.data, b64(text.as_bytes()));
+    }
+    let ok = run_one(
+        &record_with_image(r#"{"x":{"N":"9.9999999999999999999999999999999999999E+125"}}"#),
+        &Config::default(),
+    );
+    assert_eq!(
+        ok.column("x").as_deref(),
+        Some("9.9999999999999999999999999999999999999E+125")
+    );
+}

@@ -1,0 +1,162 @@
+"""The CloudWatch alarms of the stacks that run the transformation Lambda watch the metrics the
+function really emits.
+
+The `ProcessingFailed` alarm reads the function's Embedded Metric Format line, whose namespace,
+dimension and metric names are written in `src/metrics.rs`: they are parsed from there, so renaming
+a metric, the namespace or the dimension on either side (Rust or templates) fails here instead of
+leaving an alarm on a metric that never gets data. The other two alarms watch AWS metrics of the
+stack's function and delivery stream.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[2]
+METRICS_RS = ROOT / "src" / "metrics.rs"
+ALARM = "AWS::CloudWatch::Alarm"
+
+
+def template(name: str) -> dict:
+    t, problems = decode(str(ROOT / "cloudformation" / name))
+    assert t is not None, problems
+    return t
+
+
+SINGLE, PRODUCER, CONSUMER = (template(f"lake-{n}.yaml") for n in ("single-account", "producer", "consumer"))
+WITH_LAMBDA = pytest.mark.parametrize("t", [SINGLE, PRODUCER], ids=["single", "producer"])
+
+
+# ------------------------------------------------------------------ what src/metrics.rs emits
+
+def emf() -> dict:
+    """Namespace, dimension names, declared metrics and the metric carrying the failed-record count."""
+    source = METRICS_RS.read_text()
+    namespace = re.search(r'pub const NAMESPACE: &str = "([^"]+)";', source)
+    assert namespace, "NAMESPACE constant not found in src/metrics.rs"
+    dimensions = re.search(r'"Dimensions":\s*\[\[([^\]]*)\]\]', source)
+    assert dimensions, '"Dimensions" not found in the EMF line of src/metrics.rs'
+    declared = re.findall(r'metric\("(\w+)",\s*"\w+"\)', source)
+    assert declared, "no metric(...) declarations found in src/metrics.rs"
+    failed = re.findall(r'"(\w+)":\s*self\.processing_failed\b', source)
+    assert len(failed) == 1, "expected one EMF member holding self.processing_failed"
+    return {
+        "namespace": namespace.group(1),
+        "dimensions": re.findall(r'"(\w+)"', dimensions.group(1)),
+        "metrics": declared,
+        "processing_failed": failed[0],
+    }
+
+
+EMF = emf()
+
+
+def test_metrics_rs_parses_to_what_the_alarm_expects():
+    # Guards the regexes above: if these change, src/metrics.rs changed and so must the alarms.
+    assert EMF["namespace"] == "DdbLake"
+    assert EMF["dimensions"] == ["FunctionName"]
+    assert EMF["processing_failed"] == "ProcessingFailed"
+    assert EMF["processing_failed"] in EMF["metrics"]
+
+
+# ------------------------------------------------------------------ the templates
+
+def resources(t: dict, type_: str) -> dict[str, dict]:
+    return {name: r for name, r in t.get("Resources", {}).items() if r.get("Type") == type_}
+
+
+def only(t: dict, type_: str) -> str:
+    (name,) = resources(t, type_)
+    return name
+
+
+def alarm_on(t: dict, namespace: str, metric: str) -> dict:
+    found = [r["Properties"] for r in resources(t, ALARM).values()
+             if r["Properties"].get("Namespace") == namespace and r["Properties"].get("MetricName") == metric]
+    assert len(found) == 1, f"expected one alarm on {namespace}/{metric}, found {len(found)}"
+    return found[0]
+
+
+def dimensions(alarm: dict) -> dict[str, object]:
+    return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+
+
+@WITH_LAMBDA
+def test_processing_failed_alarm_reads_the_emf_metric(t):
+    alarm = alarm_on(t, EMF["namespace"], EMF["processing_failed"])
+    # EMF publishes a metric only under the exact dimension set it declares.
+    assert list(dimensions(alarm)) == EMF["dimensions"]
+    # The EMF line takes FunctionName from the running function: the stack's own function's name.
+    assert dimensions(alarm)["FunctionName"] == {"Ref": only(t, "AWS::Serverless::Function")}
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+
+
+@WITH_LAMBDA
+def test_errors_alarm_watches_the_stacks_function(t):
+    alarm = alarm_on(t, "AWS/Lambda", "Errors")
+    assert dimensions(alarm) == {"FunctionName": {"Ref": only(t, "AWS::Serverless::Function")}}
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+
+
+@WITH_LAMBDA
+def test_freshness_alarm_watches_the_stacks_delivery_stream(t):
+    alarm = alarm_on(t, "AWS/Firehose", "DeliveryToS3.DataFreshness")
+    assert dimensions(alarm) == {"DeliveryStreamName": {"Ref": only(t, "AWS::KinesisFirehose::DeliveryStream")}}
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Threshold"] == {"Ref": "FreshnessAlarmSeconds"}
+
+
+@WITH_LAMBDA
+def test_every_alarm_ignores_quiet_periods_and_notifies_the_optional_topic(t):
+    alarms = resources(t, ALARM)
+    assert len(alarms) == 3
+    notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["TreatMissingData"] == "notBreaching", name
+        assert props["AlarmActions"] == notify and props["OKActions"] == notify, name
+    assert t["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+
+
+@WITH_LAMBDA
+def test_outputs_name_the_alarms(t):
+    named = {o["Value"]["Ref"] for o in t["Outputs"].values() if isinstance(o["Value"], dict) and "Ref" in o["Value"]}
+    assert set(resources(t, ALARM)) <= named
+
+
+@WITH_LAMBDA
+def test_alarm_parameters_are_grouped(t):
+    groups = t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    (alarms,) = [g for g in groups if g["Label"]["default"] == "Alarms"]
+    assert alarms["Parameters"] == ["AlarmTopicArn", "FreshnessAlarmSeconds"]
+
+
+def test_alarm_parameters_are_the_same_in_both_stacks():
+    for parameter in ("AlarmTopicArn", "FreshnessAlarmSeconds"):
+        assert SINGLE["Parameters"][parameter] == PRODUCER["Parameters"][parameter], parameter
+    assert PRODUCER["Parameters"]["AlarmTopicArn"]["Default"] == ""
+
+
+@pytest.mark.parametrize("value,valid", [
+    ("", True),
+    ("arn:aws:sns:eu-west-1:111122223333:lake-alarms", True),
+    ("arn:aws-us-gov:sns:us-gov-west-1:111122223333:lake_alarms", True),
+    ("arn:aws:sns:eu-west-1:111122223333:lake-alarms.fifo", False),
+    ("arn:aws:sqs:eu-west-1:111122223333:lake-alarms", False),
+    ("lake-alarms", False),
+])
+def test_alarm_topic_pattern(value, valid):
+    pattern = PRODUCER["Parameters"]["AlarmTopicArn"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is valid
+
+
+def test_consumer_has_no_alarms():
+    # Neither the function nor the delivery stream lives in the consumer account.
+    assert not resources(CONSUMER, ALARM)
+    assert not {"AlarmTopicArn", "FreshnessAlarmSeconds"} & set(CONSUMER["Parameters"])
