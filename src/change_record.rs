@@ -358,7 +358,7 @@ mod tests {
         ChangeRecord::parse(json, None).unwrap()
     }
 
-    fn raw(image: Option<Image>) -> &str {
+    fn raw(image: Option<Image<'_>>) -> &str {
         match image {
             Some(Image::Raw(r)) => r.get(),
             other => panic!("expected a raw image, got {other:?}"),
