@@ -66,8 +66,6 @@ impl RecordError {
 pub enum EventError {
     #[error("the input is not a Firehose transformation event: {0}")]
     NotAFirehoseEvent(String),
-    #[error("record {index} of the event has no recordId and data strings: {reason}")]
-    BadRecord { index: usize, reason: String },
     #[error("the response would be {size} bytes, more than MAX_RESPONSE_BYTES={budget}")]
     ResponseTooLarge { size: usize, budget: usize },
 }

@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use thiserror::Error;
 
-/// A Firehose data-transformation event. Records stay raw until each is read on its own.
+/// A Firehose data-transformation event, read in one pass.
 #[derive(Debug, Deserialize)]
 pub struct FirehoseEvent<'a> {
     #[serde(rename = "invocationId", borrow, default)]
@@ -32,10 +32,12 @@ pub struct FirehoseEvent<'a> {
     #[serde(rename = "sourceKinesisStreamArn", borrow, default)]
     pub source_kinesis_stream_arn: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub records: Vec<&'a RawValue>,
+    pub records: Vec<FirehoseRecord<'a>>,
 }
 
-/// One record of the event.
+/// One record of the event. Without a `recordId` and a `data` string it could not be answered
+/// at all, so the event fails; its other fields stay raw until [`FirehoseRecord::envelope`]
+/// reads them, so a malformed one fails only its own record.
 #[derive(Debug, Deserialize)]
 pub struct FirehoseRecord<'a> {
     #[serde(rename = "recordId", borrow)]
@@ -43,9 +45,18 @@ pub struct FirehoseRecord<'a> {
     /// Kept as the original string, so a failed record is returned exactly as it came.
     #[serde(borrow)]
     pub data: Cow<'a, str>,
-    #[serde(rename = "approximateArrivalTimestamp", default)]
-    pub approximate_arrival_timestamp: Option<serde_json::Number>,
+    #[serde(rename = "approximateArrivalTimestamp", borrow, default)]
+    pub approximate_arrival_timestamp: Option<&'a RawValue>,
     #[serde(rename = "kinesisRecordMetadata", borrow, default)]
+    pub kinesis_record_metadata: Option<&'a RawValue>,
+}
+
+/// The rest of a record's envelope, read.
+#[derive(Debug, Default)]
+pub struct Envelope<'a> {
+    /// Firehose's arrival time, epoch milliseconds.
+    pub approximate_arrival_timestamp: Option<serde_json::Number>,
+    /// Absent for Direct PUT.
     pub kinesis_record_metadata: Option<KinesisRecordMetadata<'a>>,
 }
 
@@ -59,15 +70,6 @@ pub struct KinesisRecordMetadata<'a> {
     pub sequence_number: Option<Cow<'a, str>>,
 }
 
-/// The least a record must have to be answered at all.
-#[derive(Deserialize)]
-struct RecordIdAndData<'a> {
-    #[serde(rename = "recordId", borrow)]
-    record_id: Cow<'a, str>,
-    #[serde(borrow)]
-    data: Cow<'a, str>,
-}
-
 impl<'a> FirehoseEvent<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<FirehoseEvent<'a>, EventError> {
         serde_json::from_slice(bytes)
@@ -76,32 +78,34 @@ impl<'a> FirehoseEvent<'a> {
 }
 
 impl<'a> FirehoseRecord<'a> {
-    /// Reads record `index`. A record with a `recordId` and `data` but something else wrong is
-    /// still answered, as failed (the reason comes back beside it); one without them makes the
-    /// event unanswerable.
-    pub fn parse(
-        raw: &'a RawValue,
-        index: usize,
-    ) -> Result<(FirehoseRecord<'a>, Option<RecordError>), EventError> {
-        let e = match serde_json::from_str::<FirehoseRecord>(raw.get()) {
-            Ok(record) => return Ok((record, None)),
-            Err(e) => e,
-        };
-        let minimal: RecordIdAndData =
-            serde_json::from_str(raw.get()).map_err(|e| EventError::BadRecord {
-                index,
-                reason: describe_json_error(&e),
-            })?;
-        let record = FirehoseRecord {
-            record_id: minimal.record_id,
-            data: minimal.data,
-            approximate_arrival_timestamp: None,
-            kinesis_record_metadata: None,
-        };
-        Ok((record, Some(RecordError::Envelope(describe_json_error(&e)))))
+    /// Reads the arrival time and Kinesis metadata.
+    pub fn envelope(&self) -> Result<Envelope<'a>, RecordError> {
+        Ok(Envelope {
+            approximate_arrival_timestamp: read_field(
+                self.approximate_arrival_timestamp,
+                "approximateArrivalTimestamp",
+            )?,
+            kinesis_record_metadata: read_field(
+                self.kinesis_record_metadata,
+                "kinesisRecordMetadata",
+            )?,
+        })
     }
+}
 
-    fn arrival_time(&self) -> Result<EventTime, TimeError> {
+/// Reads a raw envelope field; `null` is the same as absent.
+fn read_field<'a, T: Deserialize<'a>>(
+    raw: Option<&'a RawValue>,
+    name: &str,
+) -> Result<Option<T>, RecordError> {
+    raw.map(|r| serde_json::from_str::<Option<T>>(r.get()))
+        .transpose()
+        .map(Option::flatten)
+        .map_err(|e| RecordError::Envelope(format!("{name}: {}", describe_json_error(&e))))
+}
+
+impl Envelope<'_> {
+    pub fn arrival_time(&self) -> Result<EventTime, TimeError> {
         let ms = self
             .approximate_arrival_timestamp
             .as_ref()
@@ -109,7 +113,7 @@ impl<'a> FirehoseRecord<'a> {
         EventTime::from_millis(crate::change_record::whole(ms)?)
     }
 
-    fn position(&self) -> StreamPosition<'_> {
+    pub fn position(&self) -> StreamPosition<'_> {
         match &self.kinesis_record_metadata {
             Some(m) => StreamPosition {
                 shard_id: m.shard_id.as_deref(),
@@ -241,7 +245,7 @@ impl Batch {
             if total <= budget {
                 break;
             }
-            let Some(reingest) = reingestable(parsed.records[index], index)? else {
+            let Some(reingest) = reingestable(&parsed.records[index], index)? else {
                 continue;
             };
             scratch.clear();
@@ -304,16 +308,12 @@ pub fn transform_event(event: &[u8], config: &Config) -> Result<Batch, EventErro
     let mut response = Vec::with_capacity(event.len() + event.len() / 4 + 64);
     response.extend_from_slice(RESPONSE_HEAD);
     let mut outcomes = Vec::with_capacity(parsed.records.len());
-    for (index, raw) in parsed.records.iter().enumerate() {
-        let (record, envelope_error) = FirehoseRecord::parse(raw, index)?;
+    for (index, record) in parsed.records.into_iter().enumerate() {
         let start = response.len();
         if index > 0 {
             response.push(b',');
         }
-        let transformed = match envelope_error {
-            Some(reason) => Err(reason),
-            None => transform_record(&record, &mut payload, &mut rows),
-        };
+        let transformed = transform_record(&record, &mut payload, &mut rows);
         let (result, failure) = match transformed {
             Ok((line, keys)) => {
                 write_ok_entry(&mut response, &record.record_id, line, &keys);
@@ -345,8 +345,9 @@ fn transform_record<'r>(
     payload: &'r mut Payload,
     rows: &'r mut RowWriter,
 ) -> Result<(&'r [u8], PartitionKeys<'r>), RecordError> {
+    let envelope = record.envelope()?;
     let bytes = payload.decode(&record.data)?;
-    rows.change_record(bytes, || record.arrival_time(), record.position())
+    rows.change_record(bytes, || envelope.arrival_time(), envelope.position())
 }
 
 fn write_ok_entry(out: &mut Vec<u8>, record_id: &str, line: &[u8], keys: &PartitionKeys) {
@@ -361,10 +362,11 @@ fn write_ok_entry(out: &mut Vec<u8>, record_id: &str, line: &[u8], keys: &Partit
 
 /// Record `index` as it can be put back on its stream, or `None` when it cannot be put back as
 /// it was.
-fn reingestable(raw: &RawValue, index: usize) -> Result<Option<Reingest>, EventError> {
-    let (record, _) = FirehoseRecord::parse(raw, index)?;
+fn reingestable(record: &FirehoseRecord, index: usize) -> Result<Option<Reingest>, EventError> {
     let partition_key = record
-        .kinesis_record_metadata
+        .envelope()
+        .ok()
+        .and_then(|e| e.kinesis_record_metadata)
         .and_then(|m| m.partition_key)
         .filter(|k| !k.is_empty());
     let (Some(partition_key), Ok(data)) = (partition_key, STANDARD.decode(record.data.as_bytes()))
@@ -373,7 +375,7 @@ fn reingestable(raw: &RawValue, index: usize) -> Result<Option<Reingest>, EventE
     };
     Ok(Some(Reingest {
         index,
-        record_id: record.record_id.into_owned(),
+        record_id: record.record_id.to_string(),
         data,
         partition_key: partition_key.into_owned(),
     }))

@@ -10,7 +10,7 @@
 
 use crate::config::Config;
 use crate::error::EventError;
-use crate::firehose::{transform_event, FirehoseEvent, FirehoseRecord};
+use crate::firehose::{transform_event, FirehoseEvent};
 use crate::lake::{partition_prefix, FailedRecord, LakeError, LakeWriter};
 use crate::report;
 use crate::sample_event::firehose_event_for;
@@ -288,16 +288,17 @@ impl<'a> Replay<'a> {
             )));
         }
         let lambda_arn = lambda_arn(parsed.delivery_stream_arn.as_deref());
-        for (index, ((raw, entry), outcome)) in parsed
+        for (index, ((record, entry), outcome)) in parsed
             .records
             .iter()
             .zip(&response.records)
             .zip(&outcomes)
             .enumerate()
         {
-            let (record, _) = FirehoseRecord::parse(raw, index).map_err(event_error)?;
             let arrival_ms = record
-                .approximate_arrival_timestamp
+                .envelope()
+                .ok()
+                .and_then(|e| e.approximate_arrival_timestamp)
                 .as_ref()
                 .and_then(serde_json::Number::as_u64)
                 // Firehose always sets it; a hand-made event without one is filed at the epoch.
