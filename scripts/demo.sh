@@ -35,9 +35,9 @@ with gzip.open(objects[-1], "rt", encoding="utf-8") as f:
         print(line if len(line) < 300 else line[:300] + "…")
 EOF
 
-step "Querying it with the shipped Athena SQL on DuckDB (scripts/lake_sql.py; Python tools on first use)"
+step "Querying it with the shipped Athena SQL on DuckDB (scripts/lake_sql.py; DuckDB and sqlglot are installed on first use)"
 # shellcheck source=scripts/python-env.sh
-source scripts/python-env.sh
+source scripts/python-env.sh requirements-demo.txt
 "$PYTHON" scripts/lake_sql.py --lake "$lake" sql/current_state.sql \
   'SELECT pk, sk, status, total, last_changed FROM "ddb_lake"."orders_changes_current" ORDER BY pk, sk' \
   sql/examples/orders_by_status.sql sql/examples/item_history.sql
@@ -47,5 +47,5 @@ cat <<EOF
 The backfilled order CUSTOMER#00042/ORDER#2025-11-01#0999 and the TTL-expired session are gone
 (later REMOVEs), ORDER#2025-11-20#1001 is PAID (its MODIFY overrides its INSERT, counted once
 although delivered twice), the other exported orders are as of the export.
-Query the lake yourself: see docs/local-lake.md.
+Query the lake yourself: see "The local lake" in README.md.
 EOF

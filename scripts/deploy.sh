@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploys and tears down the ddb-lake stacks with the AWS CLI's own CloudFormation commands
 # (`aws cloudformation package` uploads the Lambda zip, `aws cloudformation deploy` creates or
-# updates the stack). See docs/deploy.md for the whole walk-through.
+# updates the stack). See README.md (Deploying to AWS) for the whole walk-through.
 #
 #   scripts/deploy.sh single   --stack NAME --artifact-bucket BUCKET [options] [-- Key=Value ...]
 #   scripts/deploy.sh consumer --stack NAME --producer-account ID    [options] [-- Key=Value ...]
