@@ -1,5 +1,5 @@
-"""scripts/check-cloudformation.sh: the templates pass cfn-lint, cfn-guard (with the rule fixtures)
-and checkov, and the script does fail when a template breaks a rule.
+"""scripts/check-cloudformation.sh does fail when a template breaks a rule. (That the templates
+pass all three checkers is checked by scripts/test.sh running the script itself.)
 
 The script installs what is missing (cfn-lint/checkov into this interpreter's environment,
 cfn-guard with cargo), so the first run on a fresh machine takes several minutes.
@@ -7,7 +7,6 @@ cfn-guard with cargo), so the first run on a fresh machine takes several minutes
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,16 +19,6 @@ SCRIPT = Path("scripts") / "check-cloudformation.sh"
 def run_checks(root: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(root / SCRIPT)], capture_output=True, text=True, timeout=1800,
                           env={**os.environ, "PYTHON": sys.executable})
-
-
-def test_templates_pass_all_three_checkers():
-    result = run_checks(ROOT)
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
-    assert "cfn-lint:  0 errors, 0 warnings, 0 informational" in out
-    rules = len(re.findall(r"^rule ", (ROOT / "cloudformation/guard/rules.guard").read_text(), re.M))
-    assert f"fixtures: {rules} compliant passed, {rules} broken failed as required" in out
-    assert re.search(r"checkov: +\d+ passed, 0 failed, \d+ skipped", out)
 
 
 def test_a_broken_template_fails_the_check(tmp_path):
