@@ -152,12 +152,7 @@ impl<'a> Replay<'a> {
     fn read_plain(&mut self, name: &str, mut reader: impl BufRead) -> Result<(), ReplayError> {
         let mut line = Vec::new();
         loop {
-            line.clear();
-            if reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| read_error(name, e))?
-                == 0
-            {
+            if !next_line(name, &mut reader, &mut line)? {
                 return Ok(());
             }
             if !trim(&line).is_empty() {
@@ -177,20 +172,13 @@ impl<'a> Replay<'a> {
         }
         let kind = kind_of(first);
         self.take(name, kind, first)?;
-        loop {
-            line.clear();
-            if reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| read_error(name, e))?
-                == 0
-            {
-                return Ok(());
-            }
+        while next_line(name, &mut reader, &mut line)? {
             let value = trim(&line);
             if !value.is_empty() {
                 self.take(name, kind, value)?;
             }
         }
+        Ok(())
     }
 
     fn read_whole(&mut self, name: &str, all: &[u8]) -> Result<(), ReplayError> {
@@ -428,6 +416,19 @@ fn trim(bytes: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(start, |i| i + 1);
     &bytes[start..end.max(start)]
+}
+
+/// Reads the next line of `reader` into `line`; `false` at the end of the input.
+fn next_line(
+    name: &str,
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+) -> Result<bool, ReplayError> {
+    line.clear();
+    let n = reader
+        .read_until(b'\n', line)
+        .map_err(|e| read_error(name, e))?;
+    Ok(n > 0)
 }
 
 fn read_error(name: &str, source: std::io::Error) -> ReplayError {

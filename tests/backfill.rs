@@ -1,12 +1,13 @@
 //! `ddb-lake backfill`: a DynamoDB export to S3 (DYNAMODB_JSON) into the local lake, streamed.
 
+mod common;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use common::lake_files::{files, gunzip, gzip};
 use ddb_lake::export::{Export, ExportError};
 use flate2::read::MultiGzDecoder;
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -50,37 +51,6 @@ fn failure(out: Output) -> String {
     assert_eq!(line.lines().count(), 1, "{line}");
     assert!(!line.contains("panicked"), "{line}");
     line
-}
-
-fn files(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn gunzip(path: &Path) -> String {
-    let mut text = String::new();
-    MultiGzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-    gz.write_all(bytes).unwrap();
-    gz.finish().unwrap()
 }
 
 fn md5_base64(bytes: &[u8]) -> String {

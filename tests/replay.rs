@@ -1,12 +1,12 @@
 //! `ddb-lake replay`: change records through the Lambda's code into a local lake laid out like
 //! the stacks' S3 bucket.
 
+mod common;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use flate2::read::MultiGzDecoder;
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use std::io::{Read, Write};
+use common::lake_files::{files, gunzip, gzip};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -47,32 +47,6 @@ fn replay(lake: &Path, inputs: &[&Path], extra: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// Every file under `root`, as sorted relative paths.
-fn files(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn gunzip(path: &Path) -> String {
-    let mut text = String::new();
-    MultiGzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    text
 }
 
 /// All rows of the lake, object after object in path order.
@@ -193,9 +167,7 @@ fn arrays_firehose_events_gzip_and_stdin_give_the_same_rows() {
     let texts: Vec<&str> = std::str::from_utf8(&ndjson).unwrap().lines().collect();
     std::fs::write(&array, format!("[\n{}\n]\n", texts.join(",\n"))).unwrap();
     let gzipped = dir.path().join("records.jsonl.gz");
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(&ndjson).unwrap();
-    std::fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+    std::fs::write(&gzipped, gzip(&ndjson)).unwrap();
     for input in [array, gzipped, sample("firehose-event.json")] {
         let lake = tempfile::tempdir().unwrap();
         replay(lake.path(), &[&input], &[]);

@@ -171,4 +171,5 @@ impl<'de> InOrder for serde_json::Deserializer<serde_json::de::StrRead<'de>> {
         serde::Deserializer::deserialize_map(self, V).expect("row is a JSON object")
     }
 }
+pub mod lake_files;
 pub mod runtime_api;
