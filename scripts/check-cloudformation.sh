@@ -47,8 +47,9 @@ CHECKOV="$(dirname "$(command -v "$PY")")/checkov"
 
 export PATH="$PATH:$HOME/.cargo/bin"
 if ! command -v cfn-guard >/dev/null; then
-    echo "cfn-guard not found: cargo install cfn-guard --locked --version $CFN_GUARD_VERSION (takes ~6 min)"
-    cargo install cfn-guard --locked --version "$CFN_GUARD_VERSION" || { echo "cannot install cfn-guard" >&2; exit 2; }
+    # A debug build installs in ~2 min instead of ~6 and checks these templates in seconds.
+    echo "cfn-guard not found: cargo install --debug cfn-guard --locked --version $CFN_GUARD_VERSION (takes ~2 min)"
+    cargo install --debug cfn-guard --locked --version "$CFN_GUARD_VERSION" || { echo "cannot install cfn-guard" >&2; exit 2; }
 fi
 case "$(cfn-guard --version)" in
     *" 3."*) ;;
