@@ -1,4 +1,5 @@
-//! `ddb-lake`: the transformation on your machine, with no AWS at all.
+//! `ddb-lake`: the transformation on your machine. No AWS is needed, except that `transform`
+//! puts records back on the source stream, as the Lambda does, when a response would not fit.
 
 use clap::{Parser, Subcommand};
 use ddb_lake::config::Config;
