@@ -59,13 +59,6 @@ fn dropped(event: &[u8], batch: &Batch) -> Vec<(Vec<u8>, String)> {
     out
 }
 
-async fn on_the_stream(endpoint: &str, stream: &str) -> Vec<(Vec<u8>, String)> {
-    let client = moto::client(endpoint).await;
-    let mut records = moto::read_stream(&client, stream).await;
-    records.sort();
-    records
-}
-
 struct Setup {
     moto: Moto,
     event: Vec<u8>,
@@ -102,7 +95,7 @@ async fn throttled_entries_are_retried_until_they_succeed() {
     let dropped = dropped(&s.event, &s.batch);
     assert_eq!(dropped.len(), report.records);
     assert_eq!(
-        on_the_stream(&s.moto.endpoint, "faults-throttle").await,
+        moto::on_the_stream(&s.moto.endpoint, "faults-throttle").await,
         dropped
     );
 }
@@ -148,7 +141,7 @@ async fn endless_throttling_fails_at_the_deadline_with_nothing_throttled_on_the_
         other => panic!("{other}"),
     }
     // The odd entries went through on the first call; the throttled ones never did.
-    let on_stream = on_the_stream(&s.moto.endpoint, "faults-throttle-forever").await;
+    let on_stream = moto::on_the_stream(&s.moto.endpoint, "faults-throttle-forever").await;
     assert_eq!(on_stream.len(), proxy.stats().forwarded_entries);
 }
 
@@ -161,7 +154,7 @@ async fn a_dead_endpoint_fails_the_invocation() {
         matches!(&err, PutBackError::Deadline { not_put, total, .. } if not_put == total),
         "{err}"
     );
-    assert!(on_the_stream(&s.moto.endpoint, "faults-dead")
+    assert!(moto::on_the_stream(&s.moto.endpoint, "faults-dead")
         .await
         .is_empty());
 }
@@ -172,7 +165,7 @@ async fn a_refusing_endpoint_fails_the_invocation() {
     let proxy = FaultProxy::start(&s.moto.endpoint, Fault::Refuse);
     let err = fails(&mut s, &proxy.endpoint, Duration::from_secs(2)).await;
     assert!(matches!(err, PutBackError::Deadline { .. }), "{err}");
-    assert!(on_the_stream(&s.moto.endpoint, "faults-refuse")
+    assert!(moto::on_the_stream(&s.moto.endpoint, "faults-refuse")
         .await
         .is_empty());
 }
@@ -184,7 +177,7 @@ async fn a_stalled_endpoint_fails_the_invocation_at_its_deadline() {
     let err = fails(&mut s, &proxy.endpoint, Duration::from_secs(2)).await;
     assert!(err.to_string().contains("deadline"), "{err}");
     assert_eq!(proxy.stats().put_records_calls, 1);
-    assert!(on_the_stream(&s.moto.endpoint, "faults-stall")
+    assert!(moto::on_the_stream(&s.moto.endpoint, "faults-stall")
         .await
         .is_empty());
 }
@@ -206,7 +199,9 @@ async fn an_endpoint_dying_midway_fails_the_invocation() {
     // The first call's records are there (the retried batch may duplicate them: same
     // `_event_id`), and the invocation fails, so none is answered Dropped.
     assert_eq!(
-        on_the_stream(&s.moto.endpoint, "faults-midway").await.len(),
+        moto::on_the_stream(&s.moto.endpoint, "faults-midway")
+            .await
+            .len(),
         500
     );
 }

@@ -113,13 +113,6 @@ fn check_response(event: &[u8], response: &[u8], budget: usize) -> Vec<(Vec<u8>,
     dropped
 }
 
-async fn on_the_stream(endpoint: &str, stream: &str) -> Vec<(Vec<u8>, String)> {
-    let client = moto::client(endpoint).await;
-    let mut records = moto::read_stream(&client, stream).await;
-    records.sort();
-    records
-}
-
 #[tokio::test]
 async fn an_oversize_batch_comes_back_within_budget_with_the_rest_on_the_stream() {
     let moto = Moto::start();
@@ -147,7 +140,7 @@ async fn an_oversize_batch_comes_back_within_budget_with_the_rest_on_the_stream(
     // Byte for byte (gzip-compressed ones still compressed), with their own partition keys,
     // and nothing else.
     assert_eq!(
-        on_the_stream(&moto.endpoint, "orders-oversize").await,
+        moto::on_the_stream(&moto.endpoint, "orders-oversize").await,
         dropped
     );
 }
@@ -242,7 +235,7 @@ async fn the_lambda_puts_back_what_does_not_fit_and_reports_it() {
     let dropped = check_response(&event, body, budget);
     assert!(!dropped.is_empty());
     assert_eq!(
-        on_the_stream(&moto.endpoint, "orders-lambda").await,
+        moto::on_the_stream(&moto.endpoint, "orders-lambda").await,
         dropped
     );
     assert!(
@@ -300,5 +293,8 @@ async fn the_command_puts_back_what_does_not_fit() {
     let response = out.stdout.strip_suffix(b"\n").unwrap();
     let dropped = check_response(&event, response, budget);
     assert!(!dropped.is_empty());
-    assert_eq!(on_the_stream(&moto.endpoint, "orders-cli").await, dropped);
+    assert_eq!(
+        moto::on_the_stream(&moto.endpoint, "orders-cli").await,
+        dropped
+    );
 }

@@ -175,3 +175,11 @@ pub async fn read_stream(client: &Client, name: &str) -> Vec<(Vec<u8>, String)> 
     }
     records
 }
+
+/// Every (data, partition key) on `stream`, sorted.
+pub async fn on_the_stream(endpoint: &str, stream: &str) -> Vec<(Vec<u8>, String)> {
+    let client = client(endpoint).await;
+    let mut records = read_stream(&client, stream).await;
+    records.sort();
+    records
+}
