@@ -24,6 +24,10 @@ pub struct Config {
     pub list_mode: ListMode,
     /// Largest encoded response allowed (`MAX_RESPONSE_BYTES`); Lambda's own limit is 6 MB.
     pub max_response_bytes: usize,
+    /// Past this many response bytes, further rows fail their records instead of being held in
+    /// memory. Only pathological items get there (gzip payloads inflating to huge rows): a
+    /// 6 MB event flattens to less than its own size. Not a setting; tests lower it.
+    pub max_batch_bytes: usize,
 }
 
 /// Lambda refuses a response above 6 MB (6,291,556 bytes); a budget above it can never be met.
@@ -36,6 +40,7 @@ impl Default for Config {
             metadata_prefix: "_".to_owned(),
             list_mode: ListMode::Array,
             max_response_bytes: 6_000_000,
+            max_batch_bytes: 4 * LAMBDA_RESPONSE_LIMIT,
         }
     }
 }
@@ -50,8 +55,18 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// The largest row that can still be answered `Ok`: its base64 (4/3 of it) and the entry
+    /// around it must fit in the response. A larger row fails its record instead of being
+    /// built (a long map key above many leaves repeats in every column name) or put back on the
+    /// stream again and again.
+    pub fn max_row_bytes(&self) -> usize {
+        self.max_response_bytes.saturating_sub(512) / 4 * 3
+    }
+
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
+        // A value that is not UTF-8 reaches validation as text that no setting accepts (one
+        // with U+FFFD in it), so it stops the start naming its variable.
         Config::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
     }
 
@@ -97,8 +112,11 @@ impl Config {
 
 /// A separator or prefix: non-empty, short, and printable, so column names stay readable.
 fn column_part(variable: &'static str, value: String) -> Result<String, ConfigError> {
-    let ok =
-        !value.is_empty() && value.chars().count() <= 8 && !value.chars().any(char::is_control);
+    let ok = !value.is_empty()
+        && value.chars().count() <= 8
+        && !value
+            .chars()
+            .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER);
     if ok {
         Ok(value)
     } else {
@@ -160,6 +178,7 @@ mod tests {
             ("FLATTEN_SEPARATOR", ""),
             ("METADATA_PREFIX", "\n"),
             ("FLATTEN_SEPARATOR", "much-too-long"),
+            ("FLATTEN_SEPARATOR", "\u{fffd}"), // what a non-UTF-8 value reads as
         ] {
             let err = from(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

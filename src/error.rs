@@ -31,6 +31,8 @@ pub enum RecordError {
     BadTableName,
     #[error("the record has no image and no Keys")]
     NoImage,
+    #[error("the batch's rows already pass four times Lambda's response limit: this record goes to the error prefix rather than into memory")]
+    BatchTooLarge,
     #[error(transparent)]
     Time(#[from] TimeError),
     #[error(transparent)]
@@ -56,6 +58,8 @@ impl RecordError {
             RecordError::Time(_) => "bad_change_time",
             RecordError::Item(ItemError::ColumnCollision) => "column_collision",
             RecordError::Item(ItemError::TooDeep) => "too_deep",
+            RecordError::Item(ItemError::RowTooLarge) => "row_too_large",
+            RecordError::BatchTooLarge => "batch_too_large",
             RecordError::Item(_) => "bad_typed_value",
         }
     }

@@ -313,7 +313,11 @@ pub fn transform_event(event: &[u8], config: &Config) -> Result<Batch, EventErro
         if index > 0 {
             response.push(b',');
         }
-        let transformed = transform_record(&record, &mut payload, &mut rows);
+        let transformed = if response.len() > config.max_batch_bytes {
+            Err(RecordError::BatchTooLarge)
+        } else {
+            transform_record(&record, &mut payload, &mut rows)
+        };
         let (result, failure) = match transformed {
             Ok((line, keys)) => {
                 write_ok_entry(&mut response, &record.record_id, line, &keys);

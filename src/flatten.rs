@@ -18,6 +18,8 @@ use std::hash::BuildHasher;
 pub struct Flattener {
     separator: String,
     list_mode: ListMode,
+    /// Columns may not grow past this (see [`Config::max_row_bytes`]).
+    max_bytes: usize,
     /// Column names an attribute may not take (the metadata columns).
     reserved: Vec<String>,
     /// Column names already used in the current row.
@@ -38,6 +40,7 @@ impl Flattener {
         Flattener {
             separator: config.separator.clone(),
             list_mode: config.list_mode,
+            max_bytes: config.max_row_bytes(),
             reserved,
             used: ColumnNames::default(),
             path: String::new(),
@@ -77,6 +80,11 @@ impl Flattener {
 
     /// Claims the current path as a column name and writes `,"name":`.
     fn begin_column<E: de::Error>(&mut self, out: &mut Vec<u8>) -> Result<(), E> {
+        // Checked per column, before the name is stored twice more, so a row stops growing
+        // within one value of the limit.
+        if out.len() + self.path.len() > self.max_bytes {
+            return Err(fail(&mut self.error, ItemError::RowTooLarge));
+        }
         if !self.used.insert(&self.path) {
             return Err(fail(&mut self.error, ItemError::ColumnCollision));
         }
@@ -340,6 +348,21 @@ mod tests {
         let mut out = b"{\"m\":0".to_vec();
         f.write_columns(r#"{"a":{"S":"x"}}"#, &mut out).unwrap();
         f.write_columns(r#"{"a":{"S":"x"}}"#, &mut out).unwrap();
+    }
+
+    #[test]
+    fn a_row_stops_growing_at_the_size_a_response_can_hold() {
+        // A long key above many leaves: every column name repeats it.
+        let key = "k".repeat(5000);
+        let leaves: Vec<String> = (0..2000).map(|i| format!(r#""a{i}":{{"S":""}}"#)).collect();
+        let image = format!(r#"{{"{key}":{{"M":{{{}}}}}}}"#, leaves.join(","));
+        let config = Config {
+            max_response_bytes: 1_000_000,
+            ..Config::default()
+        };
+        assert_eq!(row_with(&config, &image), Err(ItemError::RowTooLarge));
+        let small = format!(r#"{{"{key}":{{"M":{{{}}}}}}}"#, leaves[..10].join(","));
+        assert!(row_with(&config, &small).is_ok());
     }
 
     #[test]

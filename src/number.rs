@@ -106,6 +106,14 @@ impl Decimal<'_> {
     /// Whether the value is zero or its first significant digit's power of ten is within
     /// DynamoDB's range.
     fn in_dynamodb_range(&self) -> bool {
+        // An exponent of ten digits or more is far beyond the range whatever the mantissa, even
+        // on a zero: readers keep the scale of a decimal in 32 bits.
+        if self
+            .exp
+            .is_some_and(|(_, digits)| trim_leading_zeros(digits).len() > 9)
+        {
+            return false;
+        }
         let int = trim_leading_zeros(self.int);
         let lead = if int.is_empty() {
             match self.frac.iter().position(|&b| b != b'0') {
@@ -119,10 +127,6 @@ impl Decimal<'_> {
             None => 0,
             Some((sign, digits)) => {
                 let digits = trim_leading_zeros(digits);
-                // Far beyond the range whatever the mantissa's length (payloads are bounded).
-                if digits.len() > 9 {
-                    return false;
-                }
                 let value = digits
                     .iter()
                     .fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
@@ -201,6 +205,8 @@ mod tests {
             "-1e+1225",
             "1e99999999999999999999",
             "0.0000000000001e-120",
+            "0e999999999999",
+            "0.000e-99999999999999",
         ] {
             assert_eq!(json(s), None, "{s:?}");
         }
@@ -208,7 +214,7 @@ mod tests {
         assert_eq!(json(&big), None);
         for s in [
             "0E+999999",
-            "0.000e-99999999999999",
+            "0.000e-999999999",
             "1E+125",
             "0.01E-128",
             "000123E-132",

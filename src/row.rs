@@ -8,6 +8,7 @@ use crate::event_time::{EventTime, TimeError};
 use crate::flatten::Flattener;
 use crate::json_out::write_json_str;
 use crate::partition::{is_table_name, PartitionKeys};
+use crate::typed_json::ItemError;
 
 /// The metadata columns, in row order, without their prefix.
 pub const METADATA_COLUMNS: [&str; 9] = [
@@ -49,6 +50,8 @@ pub struct RowWriter {
     /// The attribute columns of the row being built (each with a leading comma).
     columns: Vec<u8>,
     line: Vec<u8>,
+    /// See [`Config::max_row_bytes`].
+    max_row_bytes: usize,
 }
 
 impl RowWriter {
@@ -65,6 +68,7 @@ impl RowWriter {
             flattener: Flattener::new(config, names.to_vec()),
             columns: Vec::with_capacity(4096),
             line: Vec::with_capacity(4096),
+            max_row_bytes: config.max_row_bytes(),
         }
     }
 
@@ -73,11 +77,11 @@ impl RowWriter {
     pub fn write(&mut self, meta: &RowMeta, image: &str) -> Result<&[u8], RecordError> {
         self.columns.clear();
         self.flattener.write_columns(image, &mut self.columns)?;
-        Ok(self.assemble(meta))
+        self.assemble(meta)
     }
 
     /// The row: `meta`'s columns, then the attribute columns already in `self.columns`.
-    fn assemble(&mut self, meta: &RowMeta) -> &[u8] {
+    fn assemble(&mut self, meta: &RowMeta) -> Result<&[u8], RecordError> {
         let [name, id, time, table, region, deleted, ttl, shard, sequence] = &self.keys;
         let out = &mut self.line;
         out.clear();
@@ -106,7 +110,11 @@ impl RowWriter {
         }
         out.extend_from_slice(&self.columns);
         out.extend_from_slice(b"}\n");
-        &self.line
+        // The flattener stops a row within one value of the limit; this catches that value.
+        if self.line.len() > self.max_row_bytes {
+            return Err(ItemError::RowTooLarge.into());
+        }
+        Ok(&self.line)
     }
 
     /// Makes the row of one change record (`payload`, the decoded bytes of a stream record).
@@ -156,7 +164,7 @@ impl RowWriter {
         if let Image::Raw(raw) = image {
             self.flattener.write_columns(raw.get(), &mut self.columns)?;
         }
-        self.assemble(&meta);
+        self.assemble(&meta)?;
         Ok((
             &self.line,
             PartitionKeys {

@@ -28,6 +28,8 @@ pub enum ItemError {
     ColumnCollision,
     #[error("an image is not a map of typed values, or a typed value has the wrong JSON type")]
     WrongShape,
+    #[error("the row would be larger than a response may hold (MAX_RESPONSE_BYTES)")]
+    RowTooLarge,
 }
 
 /// The ten type tags.

@@ -655,3 +655,56 @@ fn duplicate_deliveries_carry_the_same_event_id() {
     let out = transform(&event(&[c.clone(), c]), &Config::default());
     assert_eq!(out[0].column("_event_id"), out[1].column("_event_id"));
 }
+
+#[test]
+fn a_row_too_large_for_any_response_fails_alone() {
+    let config = Config {
+        max_response_bytes: 20_000,
+        ..Config::default()
+    };
+    // A long key above many leaves repeats in every column name: the row would be far larger
+    // than its record. And a plain value larger than a response may hold.
+    let leaves: serde_json::Map<String, Value> = (0..300)
+        .map(|i| (format!("a{i}"), json!({"S": ""})))
+        .collect();
+    let amplified = insert(json!({ "k".repeat(2000): {"M": leaves} }));
+    let huge_value = insert(json!({"note": {"S": "x".repeat(20_000)}}));
+    let fine = insert(json!({"pk": {"S": "a"}}));
+    let event = event(&[amplified.clone(), huge_value.clone(), fine]);
+    let batch = transform_event(&event, &config).unwrap();
+    let out = serde_json::from_slice::<Response>(&batch.finish(usize::MAX).unwrap())
+        .unwrap()
+        .records;
+    for (r, change) in out.iter().zip([&amplified, &huge_value]) {
+        assert_eq!(r.result, "ProcessingFailed");
+        assert_eq!(r.data, b64(&serde_json::to_vec(change).unwrap()));
+    }
+    assert_eq!(out[2].result, "Ok");
+}
+
+#[test]
+fn rows_past_the_batch_bound_fail_instead_of_filling_memory() {
+    let config = Config {
+        max_batch_bytes: 32_000,
+        ..Config::default()
+    };
+    let changes: Vec<Value> = (0..40)
+        .map(|i| insert(json!({"pk": {"S": format!("{i}")}, "note": {"S": "n".repeat(3000)}})))
+        .collect();
+    let event = event(&changes);
+    let batch = transform_event(&event, &config).unwrap();
+    // Ok entries are ~4.3 KB: about 8 fit under 32,000 bytes; the rest fail with their data
+    // kept, so the response stays within the event's size plus that bound.
+    assert!(batch.response_len() < event.len() + config.max_batch_bytes);
+    let response: Response = serde_json::from_slice(&batch.finish(usize::MAX).unwrap()).unwrap();
+    let ok = response
+        .records
+        .iter()
+        .take_while(|r| r.result == "Ok")
+        .count();
+    assert!((6..=9).contains(&ok), "{ok} Ok records");
+    for (r, change) in response.records.iter().zip(&changes).skip(ok) {
+        assert_eq!(r.result, "ProcessingFailed");
+        assert_eq!(r.data, b64(&serde_json::to_vec(change).unwrap()));
+    }
+}

@@ -66,6 +66,8 @@ async fn handle(
     )
     .await
     {
+        // The failed records' reasons are logged whatever happens to the invocation.
+        report::log_batch(&batch, bytes.len(), started.elapsed());
         tracing::error!(
             invocation_id = batch.invocation_id.as_deref().unwrap_or(""),
             records = batch.outcomes.len(),
