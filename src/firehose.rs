@@ -54,8 +54,9 @@ pub struct FirehoseRecord<'a> {
 /// The rest of a record's envelope, read.
 #[derive(Debug, Default)]
 pub struct Envelope<'a> {
-    /// Firehose's arrival time, epoch milliseconds.
-    pub approximate_arrival_timestamp: Option<serde_json::Number>,
+    /// Firehose's arrival time, epoch milliseconds: read only for a record with no change time
+    /// of its own, so a malformed one fails no other record.
+    pub approximate_arrival_timestamp: Option<&'a RawValue>,
     /// Absent for Direct PUT.
     pub kinesis_record_metadata: Option<KinesisRecordMetadata<'a>>,
 }
@@ -81,10 +82,7 @@ impl<'a> FirehoseRecord<'a> {
     /// Reads the arrival time and Kinesis metadata.
     pub fn envelope(&self) -> Result<Envelope<'a>, RecordError> {
         Ok(Envelope {
-            approximate_arrival_timestamp: read_field(
-                self.approximate_arrival_timestamp,
-                "approximateArrivalTimestamp",
-            )?,
+            approximate_arrival_timestamp: self.approximate_arrival_timestamp,
             kinesis_record_metadata: read_field(
                 self.kinesis_record_metadata,
                 "kinesisRecordMetadata",
@@ -105,12 +103,17 @@ fn read_field<'a, T: Deserialize<'a>>(
 }
 
 impl Envelope<'_> {
-    pub fn arrival_time(&self) -> Result<EventTime, TimeError> {
-        let ms = self
+    pub fn arrival_millis(&self) -> Result<u64, TimeError> {
+        let raw = self
             .approximate_arrival_timestamp
-            .as_ref()
             .ok_or(TimeError::Missing)?;
-        EventTime::from_millis(crate::change_record::whole(ms)?)
+        let ms: Option<serde_json::Number> =
+            serde_json::from_str(raw.get()).map_err(|_| TimeError::NotWhole)?;
+        crate::change_record::whole(&ms.ok_or(TimeError::Missing)?)
+    }
+
+    pub fn arrival_time(&self) -> Result<EventTime, TimeError> {
+        EventTime::from_millis(self.arrival_millis()?)
     }
 
     pub fn position(&self) -> StreamPosition<'_> {

@@ -286,9 +286,7 @@ impl<'a> Replay<'a> {
             let arrival_ms = record
                 .envelope()
                 .ok()
-                .and_then(|e| e.approximate_arrival_timestamp)
-                .as_ref()
-                .and_then(serde_json::Number::as_u64)
+                .and_then(|e| e.arrival_millis().ok())
                 // Firehose always sets it; a hand-made event without one is filed at the epoch.
                 .unwrap_or(0);
             self.stats.records += 1;

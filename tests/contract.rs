@@ -609,6 +609,23 @@ fn a_record_with_a_broken_envelope_fails_alone() {
 }
 
 #[test]
+fn a_malformed_arrival_time_matters_only_to_a_record_without_a_change_time() {
+    let timed = b64(&serde_json::to_vec(&insert(json!({"pk": {"S": "a"}}))).unwrap());
+    let untimed =
+        b64(&serde_json::to_vec(&change("INSERT", json!({"Keys": {"pk": {"S": "k"}}}))).unwrap());
+    let mut records = vec![firehose_record(0, &timed), firehose_record(1, &untimed)];
+    for r in &mut records {
+        r["approximateArrivalTimestamp"] = json!("yesterday");
+    }
+    let out = transform(&event_of(records), &Config::default());
+    assert_eq!(out[0].result, "Ok");
+    assert_eq!(
+        (out[1].result.as_str(), out[1].data.as_str()),
+        ("ProcessingFailed", untimed.as_str())
+    );
+}
+
+#[test]
 fn an_event_that_cannot_be_answered_is_an_error() {
     let cases: [&[u8]; 6] = [
         b"",
