@@ -19,7 +19,7 @@ use ddb_lake::reingest::{fit_and_put_back, KinesisApi, PutBackError, ReingestErr
 use fault_proxy::{Fault, FaultProxy};
 use moto::Moto;
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// `n` small records on moto's stream `stream`.
@@ -213,20 +213,14 @@ async fn the_lambda_fails_the_invocation_when_records_cannot_be_put_back() {
     let deadline_in = Duration::from_secs(3);
     let api = RuntimeApi::start(vec![event], deadline_in);
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "ddb-lake-orders")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/ddb-lake-orders")
+    let mut child = api
+        .lambda_command("ddb-lake-orders")
         .env("MAX_RESPONSE_BYTES", BUDGET.to_string())
         .env("AWS_ENDPOINT_URL_KINESIS", &dead)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", moto::REGION)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_ENDPOINT_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -4,10 +4,8 @@
 mod common;
 
 use common::runtime_api::{Posted, RuntimeApi};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
-
-const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_bootstrap");
 
 fn sample(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -18,15 +16,7 @@ fn sample(name: &str) -> Vec<u8> {
 }
 
 fn start_lambda(api: &RuntimeApi, settings: &[(&str, &str)]) -> Child {
-    Command::new(BOOTSTRAP)
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "ddb-lake")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/ddb-lake")
-        .env_remove("LIST_MODE")
-        .env_remove("MAX_RESPONSE_BYTES")
+    api.lambda_command("ddb-lake")
         .envs(settings.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -175,15 +175,7 @@ fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
 }
 
 fn lambda(api: &RuntimeApi, env: &[(&'static str, String)]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "ddb-lake-orders")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/ddb-lake-orders")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_PROFILE")
+    api.lambda_command("ddb-lake-orders")
         .envs(env.iter().map(|(k, v)| (k, v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

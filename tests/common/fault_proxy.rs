@@ -220,12 +220,7 @@ fn forward(request: &Request, upstream: &str) -> Option<(String, Vec<String>, Ve
     let mut up = TcpStream::connect(upstream).ok()?;
     let mut head = format!("{}\r\n", request.head[0]);
     for h in &request.head[1..] {
-        let name = h
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let name = header_name(h);
         if !matches!(
             name.as_str(),
             "content-length" | "connection" | "transfer-encoding"
@@ -249,12 +244,7 @@ fn forward(request: &Request, upstream: &str) -> Option<(String, Vec<String>, Ve
     let mut chunked = false;
     let mut headers = Vec::new();
     for h in lines {
-        let name = h
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let name = header_name(h);
         match name.as_str() {
             "transfer-encoding" => chunked = h.to_ascii_lowercase().contains("chunked"),
             "content-length" | "connection" => {}
@@ -350,4 +340,13 @@ fn throttled_put_records(
     }
     let answer = json!({"FailedRecordCount": failed, "Records": merged});
     Some((status, headers, serde_json::to_vec(&answer).ok()?))
+}
+
+/// A header line's name, lowercased.
+fn header_name(line: &str) -> String {
+    line.split(':')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -47,6 +48,34 @@ impl RuntimeApi {
             }
         });
         RuntimeApi { addr, state }
+    }
+
+    /// The built Lambda binary, started as Lambda starts it against this endpoint: the Runtime
+    /// API address and the function's variables set, and none of the host's settings or AWS
+    /// endpoint and profile leaking in. Callers add their own settings.
+    pub fn lambda_command(&self, function_name: &str) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+        cmd.env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{function_name}"),
+            );
+        for host_setting in [
+            "FLATTEN_SEPARATOR",
+            "METADATA_PREFIX",
+            "LIST_MODE",
+            "MAX_RESPONSE_BYTES",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_KINESIS",
+            "AWS_PROFILE",
+        ] {
+            cmd.env_remove(host_setting);
+        }
+        cmd
     }
 
     /// Waits until `n` posts (responses or errors) have arrived, or `timeout` passes.
