@@ -16,6 +16,8 @@ import pytest
 import sqlglot
 from cfnlint.decode import decode
 
+from current_state_model import expected_current_state
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_ROWS = ROOT / "sample-records" / "firehose-event.expected-rows.jsonl"
 TEMPLATES = ["lake-single-account.yaml", "lake-consumer.yaml"]
@@ -38,19 +40,6 @@ def rows() -> list[dict]:
     if not SAMPLE_ROWS.exists():
         pytest.fail(f"{SAMPLE_ROWS.relative_to(ROOT)} is missing")
     return [json.loads(line, parse_float=Decimal) for line in SAMPLE_ROWS.read_text().splitlines() if line]
-
-
-def expected_current_state(all_rows: list[dict]) -> dict[tuple, dict]:
-    latest: dict[tuple, dict] = {}
-    seen = set()
-    for r in all_rows:
-        if r["_event_id"] in seen:
-            continue
-        seen.add(r["_event_id"])
-        k = (r["pk"], r["sk"])
-        if k not in latest or r["_event_time"] > latest[k]["_event_time"]:
-            latest[k] = r
-    return {k: r for k, r in latest.items() if not r["_is_deleted"]}
 
 
 @pytest.mark.parametrize("template_name", TEMPLATES)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from current_state_model import expected_current_state
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from lake_sql import athena, connect, defaults, load_template  # noqa: E402
 
@@ -73,20 +75,6 @@ def lake_rows(lake: Path) -> list[dict]:
         with gzip.open(path, "rt") as f:
             rows += [json.loads(line, parse_float=Decimal) for line in f]
     return rows
-
-
-def expected_current_state(rows: list[dict]) -> dict[tuple, dict]:
-    """Independently of the SQL: per key the latest change, each _event_id once, deletes out."""
-    latest: dict[tuple, dict] = {}
-    seen = set()
-    for r in rows:
-        if r["_event_id"] in seen:
-            continue
-        seen.add(r["_event_id"])
-        key = (r["pk"], r["sk"])
-        if key not in latest or r["_event_time"] > latest[key]["_event_time"]:
-            latest[key] = r
-    return {k: r for k, r in latest.items() if not r["_is_deleted"]}
 
 
 def change(event_id: str, name: str, when_ms: int, image: dict, keys: dict) -> str:
