@@ -3,7 +3,9 @@
 //! columns are the metadata columns; its partition keys must form a valid S3 prefix.
 #![no_main]
 
-use ddb_lake::config::{Config, ListMode};
+#[path = "../common/knobs.rs"]
+mod knobs;
+
 use ddb_lake::event_time::EventTime;
 use ddb_lake::payload::Payload;
 use ddb_lake::row::{RowWriter, StreamPosition};
@@ -49,15 +51,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&knobs, data)) = input.split_first() else {
         return;
     };
-    let config = Config {
-        separator: if knobs & 1 == 0 { "_" } else { "." }.to_owned(),
-        list_mode: if knobs & 2 == 0 {
-            ListMode::Array
-        } else {
-            ListMode::JsonString
-        },
-        ..Config::default()
-    };
+    let config = knobs::config(knobs);
     let position = StreamPosition {
         shard_id: (knobs & 4 != 0).then_some("shardId-000000000000"),
         sequence_number: (knobs & 4 != 0).then_some("1"),

@@ -5,9 +5,11 @@
 //! its budget.
 #![no_main]
 
+#[path = "../common/knobs.rs"]
+mod knobs;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ddb_lake::config::{Config, ListMode};
 use ddb_lake::firehose::{transform_event, FirehoseEvent};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -17,15 +19,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&knobs, event)) = input.split_first() else {
         return;
     };
-    let config = Config {
-        separator: if knobs & 1 == 0 { "_" } else { "." }.to_owned(),
-        list_mode: if knobs & 2 == 0 {
-            ListMode::Array
-        } else {
-            ListMode::JsonString
-        },
-        ..Config::default()
-    };
+    let config = knobs::config(knobs);
     let Ok(mut batch) = transform_event(event, &config) else {
         return;
     };
