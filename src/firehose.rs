@@ -79,27 +79,24 @@ impl<'a> FirehoseEvent<'a> {
 }
 
 impl<'a> FirehoseRecord<'a> {
-    /// Reads the arrival time and Kinesis metadata.
+    /// Reads the Kinesis metadata (`null` is the same as absent); the arrival time stays raw
+    /// until a record without a change time needs it.
     pub fn envelope(&self) -> Result<Envelope<'a>, RecordError> {
+        let metadata = self
+            .kinesis_record_metadata
+            .map(|raw| serde_json::from_str::<Option<KinesisRecordMetadata>>(raw.get()))
+            .transpose()
+            .map_err(|e| {
+                RecordError::Envelope(format!(
+                    "kinesisRecordMetadata: {}",
+                    describe_json_error(&e)
+                ))
+            })?;
         Ok(Envelope {
             approximate_arrival_timestamp: self.approximate_arrival_timestamp,
-            kinesis_record_metadata: read_field(
-                self.kinesis_record_metadata,
-                "kinesisRecordMetadata",
-            )?,
+            kinesis_record_metadata: metadata.flatten(),
         })
     }
-}
-
-/// Reads a raw envelope field; `null` is the same as absent.
-fn read_field<'a, T: Deserialize<'a>>(
-    raw: Option<&'a RawValue>,
-    name: &str,
-) -> Result<Option<T>, RecordError> {
-    raw.map(|r| serde_json::from_str::<Option<T>>(r.get()))
-        .transpose()
-        .map(Option::flatten)
-        .map_err(|e| RecordError::Envelope(format!("{name}: {}", describe_json_error(&e))))
 }
 
 impl Envelope<'_> {
