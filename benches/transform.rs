@@ -6,9 +6,9 @@
 //! records. `scripts/bench.sh` sets `BENCH_EVENT`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ddb_lake::config::Config;
-use ddb_lake::firehose::{transform_event, FirehoseEvent};
-use ddb_lake::sample_event::firehose_event;
+use ddb_lake::lake::event_builder::firehose_event;
+use ddb_lake::Config;
+use ddb_lake::{transform_event, FirehoseEvent};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,6 +2,7 @@
 //! front, so a bad value stops the start with a message naming the variable instead of failing
 //! records one by one later.
 
+use crate::limits::{Limits, LAMBDA_RESPONSE_LIMIT};
 use thiserror::Error;
 
 /// How lists (`L`) and sets (`SS`, `NS`, `BS`) become columns.
@@ -22,16 +23,9 @@ pub struct Config {
     pub metadata_prefix: String,
     /// `LIST_MODE`.
     pub list_mode: ListMode,
-    /// Largest encoded response allowed (`MAX_RESPONSE_BYTES`); Lambda's own limit is 6 MB.
-    pub max_response_bytes: usize,
-    /// Past this many response bytes, further rows fail their records instead of being held in
-    /// memory. Only pathological items get there (gzip payloads inflating to huge rows): a
-    /// 6 MB event flattens to less than its own size. Not a setting; tests lower it.
-    pub max_batch_bytes: usize,
+    /// The size bounds; `limits.max_response_bytes` is `MAX_RESPONSE_BYTES`.
+    pub limits: Limits,
 }
-
-/// Lambda refuses a response above 6 MB (6,291,556 bytes); a budget above it can never be met.
-pub const LAMBDA_RESPONSE_LIMIT: usize = 6_291_556;
 
 impl Default for Config {
     fn default() -> Self {
@@ -39,8 +33,7 @@ impl Default for Config {
             separator: "_".to_owned(),
             metadata_prefix: "_".to_owned(),
             list_mode: ListMode::Array,
-            max_response_bytes: 6_000_000,
-            max_batch_bytes: 4 * LAMBDA_RESPONSE_LIMIT,
+            limits: Limits::default(),
         }
     }
 }
@@ -55,14 +48,6 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// The largest row that can still be answered `Ok`: its base64 (4/3 of it) and the entry
-    /// around it must fit in the response. A larger row fails its record instead of being
-    /// built (a long map key above many leaves repeats in every column name) or put back on the
-    /// stream again and again.
-    pub fn max_row_bytes(&self) -> usize {
-        self.max_response_bytes.saturating_sub(512) / 4 * 3
-    }
-
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         // A value that is not UTF-8 reaches validation as text that no setting accepts (one
@@ -95,13 +80,14 @@ impl Config {
             };
         }
         if let Some(v) = lookup("MAX_RESPONSE_BYTES") {
-            config.max_response_bytes = match v.trim().parse::<usize>() {
+            config.limits.max_response_bytes = match v.trim().parse::<usize>() {
                 Ok(n) if (1024..=LAMBDA_RESPONSE_LIMIT).contains(&n) => n,
                 _ => {
                     return Err(ConfigError {
                         variable: "MAX_RESPONSE_BYTES",
                         value: v,
-                        expected: "a whole number of bytes from 1024 to 6291556",
+                        expected:
+                            "a whole number of bytes from 1024 to 6291556 (Lambda's response limit)",
                     })
                 }
             };
@@ -150,7 +136,7 @@ mod tests {
             ("_", "_")
         );
         assert_eq!(c.list_mode, ListMode::Array);
-        assert_eq!(c.max_response_bytes, 6_000_000);
+        assert_eq!(c.limits.max_response_bytes, 6_000_000);
     }
 
     #[test]
@@ -165,7 +151,7 @@ mod tests {
         assert_eq!(c.separator, ".");
         assert_eq!(c.metadata_prefix, "meta__");
         assert_eq!(c.list_mode, ListMode::JsonString);
-        assert_eq!(c.max_response_bytes, 5_000_000);
+        assert_eq!(c.limits.max_response_bytes, 5_000_000);
     }
 
     #[test]

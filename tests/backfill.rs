@@ -5,7 +5,7 @@ mod common;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::lake_files::{files, gunzip, gzip};
-use ddb_lake::export::{Export, ExportError};
+use ddb_lake::lake::export::{Export, ExportError};
 use flate2::read::MultiGzDecoder;
 use std::io::Read;
 use std::path::{Path, PathBuf};

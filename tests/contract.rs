@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use ddb_lake::config::{Config, ListMode};
-use ddb_lake::error::EventError;
-use ddb_lake::firehose::transform_event;
+use ddb_lake::transform_event;
+use ddb_lake::EventError;
+use ddb_lake::{Config, Limits, ListMode};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
@@ -676,7 +676,10 @@ fn duplicate_deliveries_carry_the_same_event_id() {
 #[test]
 fn a_row_too_large_for_any_response_fails_alone() {
     let config = Config {
-        max_response_bytes: 20_000,
+        limits: Limits {
+            max_response_bytes: 20_000,
+            ..Limits::default()
+        },
         ..Config::default()
     };
     // A long key above many leaves repeats in every column name: the row would be far larger
@@ -702,7 +705,10 @@ fn a_row_too_large_for_any_response_fails_alone() {
 #[test]
 fn rows_past_the_batch_bound_fail_instead_of_filling_memory() {
     let config = Config {
-        max_batch_bytes: 32_000,
+        limits: Limits {
+            max_batch_bytes: 32_000,
+            ..Limits::default()
+        },
         ..Config::default()
     };
     let changes: Vec<Value> = (0..40)
@@ -712,7 +718,7 @@ fn rows_past_the_batch_bound_fail_instead_of_filling_memory() {
     let batch = transform_event(&event, &config).unwrap();
     // Ok entries are ~4.3 KB: about 8 fit under 32,000 bytes; the rest fail with their data
     // kept, so the response stays within the event's size plus that bound.
-    assert!(batch.response_len() < event.len() + config.max_batch_bytes);
+    assert!(batch.response_len() < event.len() + config.limits.max_batch_bytes);
     let response: Response = serde_json::from_slice(&batch.finish(usize::MAX).unwrap()).unwrap();
     let ok = response
         .records

@@ -7,8 +7,8 @@ mod common;
 
 use bigdecimal::BigDecimal;
 use common::*;
-use ddb_lake::config::{Config, ListMode};
-use ddb_lake::firehose::transform_event;
+use ddb_lake::transform_event;
+use ddb_lake::{Config, ListMode};
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -355,7 +355,7 @@ proptest! {
         kinds in prop::collection::vec(kind(), 0..25),
         fraction in 0.0f64..1.2,
     ) {
-        use ddb_lake::firehose::{FitError, RecordResult};
+        use ddb_lake::{FitError, RecordResult};
         let records: Vec<Value> = kinds.iter().enumerate().map(|(i, k)| firehose_record_of(i, k)).collect();
         let event = event_of(records.clone());
         let config = Config::default();
@@ -416,7 +416,7 @@ proptest! {
                     if can_go {
                         format!(",{{\"recordId\":\"rec-{i:04}\",\"result\":\"Dropped\",\"data\":\"\"}}").len() - usize::from(i == 0)
                     } else {
-                        o.entry.len()
+                        o.entry_len()
                     }
                 }).sum::<usize>() + "{\"records\":[]}".len();
                 prop_assert!(least > budget, "{} <= {}", least, budget);

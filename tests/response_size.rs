@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use ddb_lake::config::Config;
-use ddb_lake::firehose::{transform_event, Batch, FitError, RecordResult};
+use ddb_lake::Config;
+use ddb_lake::{transform_event, Batch, FitError, RecordResult};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde_json::{json, Value};
@@ -58,7 +58,7 @@ fn a_response_that_fits_is_left_alone() {
 fn the_longest_prefix_that_fits_is_kept_and_the_rest_dropped() {
     let event = event_of((0..10).map(|i| rec(i, &change(i))).collect());
     let full = batch_of(&event);
-    let entry = full.outcomes[1].entry.len();
+    let entry = full.outcomes[1].entry_len();
     let mut batch = batch_of(&event);
     // Room for about six records' entries.
     let budget = full.response_len() - 4 * entry;
@@ -69,7 +69,7 @@ fn the_longest_prefix_that_fits_is_kept_and_the_rest_dropped() {
     assert!((5..=6).contains(&kept), "{}", results(&batch));
     // Maximal: keeping the first dropped record too would not fit.
     let with_one_more =
-        batch.response_len() - batch.outcomes[kept].entry.len() + full.outcomes[kept].entry.len();
+        batch.response_len() - batch.outcomes[kept].entry_len() + full.outcomes[kept].entry_len();
     assert!(with_one_more > budget);
 
     // What goes back is what the stream held, with its partition key, in order.
@@ -102,7 +102,7 @@ fn compressed_records_go_back_compressed() {
     let compressed = gz.finish().unwrap();
     let event = event_of(vec![rec(0, &change(0)), rec(1, &compressed)]);
     let mut batch = batch_of(&event);
-    let budget = batch.outcomes[0].entry.len() + 100;
+    let budget = batch.outcomes[0].entry_len() + 100;
     let put_back = batch.fit(&event, budget).unwrap();
     assert_eq!(results(&batch), "od");
     assert_eq!(put_back[0].data, compressed);
@@ -122,7 +122,7 @@ fn failed_records_stay_and_ok_records_go_first() {
         .collect();
     let event = event_of(records);
     let mut batch = batch_of(&event);
-    let budget = batch.response_len() - 3 * batch.outcomes[1].entry.len();
+    let budget = batch.response_len() - 3 * batch.outcomes[1].entry_len();
     batch.fit(&event, budget).unwrap();
     // Three entries' worth, less what the Dropped entries take: four go.
     assert_eq!(results(&batch), "ooooodddfd");
@@ -142,7 +142,7 @@ fn failed_records_go_too_when_dropping_every_ok_record_is_not_enough() {
     let event = event_of(records);
     let mut batch = batch_of(&event);
     assert_eq!(results(&batch), "fofofo");
-    let one_failed = batch.outcomes[0].entry.len();
+    let one_failed = batch.outcomes[0].entry_len();
     let budget = 2 * one_failed + 400;
     let put_back = batch.fit(&event, budget).unwrap();
     // All Ok records first, then failed ones from the end.
@@ -168,12 +168,12 @@ fn records_that_cannot_go_back_as_they_were_stay() {
     let event = event_of(records);
     let mut batch = batch_of(&event);
     assert_eq!(results(&batch), "oofo");
-    let budget = batch.response_len() - batch.outcomes[0].entry.len() + 100;
+    let budget = batch.response_len() - batch.outcomes[0].entry_len() + 100;
     batch.fit(&event, budget).unwrap();
     assert_eq!(results(&batch), "odfo");
 
     let mut batch = batch_of(&event);
-    let budget = batch.outcomes[2].entry.len() + batch.outcomes[3].entry.len();
+    let budget = batch.outcomes[2].entry_len() + batch.outcomes[3].entry_len();
     match batch.fit(&event, budget) {
         Err(e @ FitError::CannotFit { .. }) => {
             assert!(e.to_string().contains("MAX_RESPONSE_BYTES"), "{e}")

@@ -4,9 +4,9 @@
 mod common;
 
 use common::{columns, Response};
-use ddb_lake::config::Config;
-use ddb_lake::firehose::transform_event;
-use ddb_lake::sample_event::firehose_event;
+use ddb_lake::lake::event_builder::firehose_event;
+use ddb_lake::transform_event;
+use ddb_lake::Config;
 use std::fs;
 
 fn sample(name: &str) -> Vec<u8> {
@@ -36,7 +36,9 @@ fn the_sample_event_wraps_the_sample_change_records() {
 #[test]
 fn the_sample_event_transforms_to_the_expected_response() {
     let batch = transform_event(&sample("firehose-event.json"), &Config::default()).unwrap();
-    let response = batch.finish(Config::default().max_response_bytes).unwrap();
+    let response = batch
+        .finish(Config::default().limits.max_response_bytes)
+        .unwrap();
     assert_eq!(
         String::from_utf8(response.clone()).unwrap(),
         String::from_utf8(trim_newline(sample("firehose-event.expected.json"))).unwrap()

@@ -1,6 +1,6 @@
 //! The settings a fuzz input's first byte picks, so every combination is explored.
 
-use ddb_lake::config::{Config, ListMode};
+use ddb_lake::{Config, ListMode};
 
 /// Bit 0: separator `_` or `.`; bit 1: list mode array or JSON string.
 pub fn config(knobs: u8) -> Config {

@@ -6,9 +6,9 @@
 #[path = "../common/knobs.rs"]
 mod knobs;
 
-use ddb_lake::event_time::EventTime;
-use ddb_lake::payload::Payload;
-use ddb_lake::row::{RowWriter, StreamPosition};
+use ddb_lake::record::event_time::EventTime;
+use ddb_lake::firehose::payload::Payload;
+use ddb_lake::record::row::{RowWriter, StreamPosition};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ fn check_prefix(prefix: &str) {
         panic!("{prefix}");
     };
     let name = table.strip_prefix("table=").expect(prefix);
-    assert!(ddb_lake::partition::is_table_name(name), "{prefix}");
+    assert!(ddb_lake::record::partition::is_table_name(name), "{prefix}");
     for (part, key, width) in [
         (year, "year=", 4),
         (month, "month=", 2),

@@ -10,7 +10,7 @@ mod knobs;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ddb_lake::firehose::{transform_event, FirehoseEvent};
+use ddb_lake::{transform_event, FirehoseEvent};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -2,10 +2,10 @@
 //! puts records back on the source stream, as the Lambda does, when a response would not fit.
 
 use clap::{Parser, Subcommand};
-use ddb_lake::config::Config;
-use ddb_lake::firehose::transform_event;
+use ddb_lake::lake::{cli as lake_cli, event_builder};
 use ddb_lake::reingest::{fit_and_put_back, KinesisApi};
-use ddb_lake::{lake_cli, report, sample_event};
+use ddb_lake::telemetry::logs;
+use ddb_lake::{transform_event, Config};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         // These print their own summary: per-batch log lines only when RUST_LOG asks for them.
         std::env::set_var("RUST_LOG", "warn");
     }
-    report::init_logging();
+    logs::init_logging();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -79,7 +79,7 @@ fn run(command: Command) -> Result<(), String> {
             let event = read_input(file.as_ref())?;
             let started = Instant::now();
             let mut batch = transform_event(&event, &config).map_err(|e| e.to_string())?;
-            if batch.response_len() > config.max_response_bytes {
+            if batch.response_len() > config.limits.max_response_bytes {
                 // Only an oversize batch needs a runtime and the AWS SDK.
                 let deadline = started + Duration::from_secs(reingest_timeout);
                 let kinesis = KinesisApi::from_environment();
@@ -90,21 +90,21 @@ fn run(command: Command) -> Result<(), String> {
                     .block_on(fit_and_put_back(
                         &mut batch,
                         &event,
-                        config.max_response_bytes,
+                        config.limits.max_response_bytes,
                         &kinesis,
                         deadline,
                     ))
                     .map_err(|e| e.to_string())?;
             }
-            report::log_batch(&batch, event.len(), started.elapsed());
+            logs::log_batch(&batch, event.len(), started.elapsed());
             let response = batch
-                .finish(config.max_response_bytes)
+                .finish(config.limits.max_response_bytes)
                 .map_err(|e| e.to_string())?;
             write_output(&response)
         }
         Command::FirehoseEvent { file } => {
             let records = read_input(file.as_ref())?;
-            let event = sample_event::firehose_event(&records).map_err(|e| e.to_string())?;
+            let event = event_builder::firehose_event(&records).map_err(|e| e.to_string())?;
             write_output(&event)
         }
         Command::Replay(args) => lake_cli::replay(args),

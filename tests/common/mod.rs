@@ -4,8 +4,8 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ddb_lake::config::Config;
-use ddb_lake::firehose::transform_event;
+use ddb_lake::transform_event;
+use ddb_lake::Config;
 use serde::de::{MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -123,7 +123,7 @@ impl ResponseRecord {
 pub fn transform(event: &[u8], config: &Config) -> Vec<ResponseRecord> {
     let batch = transform_event(event, config).expect("event is answerable");
     let bytes = batch
-        .finish(config.max_response_bytes)
+        .finish(config.limits.max_response_bytes)
         .expect("response fits");
     let response: Response = serde_json::from_slice(&bytes).expect("response is valid JSON");
     response.records

@@ -1,11 +1,11 @@
 //! The `replay` and `backfill` commands of `ddb-lake`: their options, progress bar and summary.
-//! The work itself is in [`crate::replay`], [`crate::backfill`] and [`crate::lake`].
+//! The work itself is in [`crate::lake::replay`], [`crate::lake::backfill`] and [`crate::lake`].
 
-use crate::backfill::backfill;
 use crate::config::Config;
-use crate::export::Export;
-use crate::lake::{LakeSettings, LakeSummary, LakeWriter};
-use crate::replay::{BatchLimits, Replay};
+use crate::lake::backfill::backfill;
+use crate::lake::export::Export;
+use crate::lake::replay::{BatchLimits, Replay};
+use crate::lake::writer::{LakeSettings, LakeSummary, LakeWriter};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

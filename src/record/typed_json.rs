@@ -1,15 +1,13 @@
 //! DynamoDB's typed JSON (`{"S": "x"}`, `{"N": "1"}`, `{"M": {...}}`, ...) read as a stream and
 //! written as plain JSON values, with no tree in between. Used for scalar columns and for every
-//! element of lists and sets; the flattening of maps into columns is in [`crate::flatten`].
+//! element of lists and sets; the flattening of maps into columns is in [`crate::record::flatten`].
 
-use crate::json_out::{write_json_str, write_json_str_unescaped};
-use crate::number::write_json_number;
+use crate::limits::MAX_DEPTH;
+use crate::record::json_out::{write_json_str, write_json_str_unescaped};
+use crate::record::number::write_json_number;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use thiserror::Error;
-
-/// DynamoDB lets documents nest 32 levels deep; a deeper one is not a DynamoDB item.
-pub const MAX_DEPTH: u32 = 32;
 
 /// Why an item's typed JSON cannot be turned into a row. Never carries item contents.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -365,7 +363,8 @@ impl<'de> Visitor<'de> for TagSeed {
 }
 
 /// Writes one typed value (a JSON text such as `{"L":[{"N":"1"}]}`) as plain JSON. Mainly for
-/// tests and tools; rows are built by [`crate::flatten`].
+/// tests; rows are built by [`crate::record::flatten`].
+#[cfg(test)]
 pub fn typed_to_plain(typed: &str) -> Result<Vec<u8>, ItemError> {
     let mut out = Vec::new();
     let mut error = None;

@@ -1,14 +1,14 @@
 //! One row of the lake: the metadata columns, then the item's flattened attributes, as one
 //! compact JSON object followed by `\n`.
 
-use crate::change_record::{ChangeRecord, EventName, Image};
 use crate::config::Config;
-use crate::error::{describe_json_error, RecordError};
-use crate::event_time::{EventTime, TimeError};
-use crate::flatten::Flattener;
-use crate::json_out::write_json_str;
-use crate::partition::{is_table_name, PartitionKeys};
-use crate::typed_json::ItemError;
+use crate::record::change_record::{ChangeRecord, EventName, Image};
+use crate::record::error::{describe_json_error, RecordError};
+use crate::record::event_time::{EventTime, TimeError};
+use crate::record::flatten::Flattener;
+use crate::record::json_out::write_json_str;
+use crate::record::partition::{is_table_name, PartitionKeys};
+use crate::record::typed_json::ItemError;
 
 /// The metadata columns, in row order, without their prefix.
 pub const METADATA_COLUMNS: [&str; 9] = [
@@ -50,7 +50,7 @@ pub struct RowWriter {
     /// The attribute columns of the row being built (each with a leading comma).
     columns: Vec<u8>,
     line: Vec<u8>,
-    /// See [`Config::max_row_bytes`].
+    /// See [`crate::limits::Limits::max_row_bytes`].
     max_row_bytes: usize,
 }
 
@@ -68,7 +68,7 @@ impl RowWriter {
             flattener: Flattener::new(config, names.to_vec()),
             columns: Vec::with_capacity(4096),
             line: Vec::with_capacity(4096),
-            max_row_bytes: config.max_row_bytes(),
+            max_row_bytes: config.limits.max_row_bytes(),
         }
     }
 
@@ -191,7 +191,7 @@ fn bool_text(b: bool) -> &'static [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::typed_json::ItemError;
+    use crate::record::typed_json::ItemError;
 
     const INSERT: &str = r#"{"awsRegion":"us-east-1","eventID":"7f4c-1","eventName":"INSERT","userIdentity":null,"recordFormat":"application/json","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123,"Keys":{"pk":{"S":"o#1"}},"NewImage":{"pk":{"S":"o#1"},"total":{"N":"12.50"}},"SizeBytes":40},"eventSource":"aws:dynamodb"}"#;
 

@@ -1,7 +1,7 @@
 //! What a transformation tells its operators: one structured log line per failed record (its
 //! `recordId` and reason, never item contents) and one summary line per batch.
 
-use crate::firehose::{Batch, RecordResult};
+use crate::firehose::batch::{Batch, RecordResult};
 use std::time::Duration;
 
 /// Installs the JSON log format on standard error. `RUST_LOG` sets the level (default `info`).

@@ -1,13 +1,11 @@
 //! Flattening an item image into columns: nested maps (`M`) become one column per leaf, named by
 //! the path of keys joined with the separator; every other value is one column, written by
-//! [`crate::typed_json`]. Column names are checked for collisions as they are made, so a name can
+//! [`crate::record::typed_json`]. Column names are checked for collisions as they are made, so a name can
 //! never silently overwrite another.
 
 use crate::config::{Config, ListMode};
-use crate::json_out::write_json_str;
-use crate::typed_json::{
-    end_of_value, fail, next_tag, write_tagged_value, ItemError, Tag, MAX_DEPTH,
-};
+use crate::record::json_out::write_json_str;
+use crate::record::typed_json::{end_of_value, fail, next_tag, write_tagged_value, ItemError, Tag};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use std::fmt;
@@ -18,7 +16,7 @@ use std::hash::BuildHasher;
 pub struct Flattener {
     separator: String,
     list_mode: ListMode,
-    /// Columns may not grow past this (see [`Config::max_row_bytes`]).
+    /// Columns may not grow past this (see [`crate::limits::Limits::max_row_bytes`]).
     max_bytes: usize,
     /// Column names an attribute may not take (the metadata columns).
     reserved: Vec<String>,
@@ -28,7 +26,7 @@ pub struct Flattener {
     path: String,
     /// Holds an array while it is written as a JSON string (`LIST_MODE=json_string`).
     scratch: Vec<u8>,
-    /// The typed reason behind a parser unwind (see [`crate::typed_json::fail`]).
+    /// The typed reason behind a parser unwind (see [`crate::record::typed_json::fail`]).
     error: Option<ItemError>,
     /// An image is being read: a parser error now is the image's fault.
     in_image: bool,
@@ -40,7 +38,7 @@ impl Flattener {
         Flattener {
             separator: config.separator.clone(),
             list_mode: config.list_mode,
-            max_bytes: config.max_row_bytes(),
+            max_bytes: config.limits.max_row_bytes(),
             reserved,
             used: ColumnNames::default(),
             path: String::new(),
@@ -247,7 +245,7 @@ impl<'de> Visitor<'de> for Column<'_> {
         let tag = next_tag(&mut map, &mut f.error)?;
         let is_list = matches!(tag, Tag::L | Tag::SS | Tag::NS | Tag::BS);
         if tag == Tag::M {
-            if depth > MAX_DEPTH {
+            if depth > crate::limits::MAX_DEPTH {
                 return Err(fail(&mut f.error, ItemError::TooDeep));
             }
             map.next_value_seed(Attributes {
@@ -357,7 +355,10 @@ mod tests {
         let leaves: Vec<String> = (0..2000).map(|i| format!(r#""a{i}":{{"S":""}}"#)).collect();
         let image = format!(r#"{{"{key}":{{"M":{{{}}}}}}}"#, leaves.join(","));
         let config = Config {
-            max_response_bytes: 1_000_000,
+            limits: crate::limits::Limits {
+                max_response_bytes: 1_000_000,
+                ..Default::default()
+            },
             ..Config::default()
         };
         assert_eq!(row_with(&config, &image), Err(ItemError::RowTooLarge));

@@ -2,8 +2,8 @@
 //! records it reads from a Kinesis stream: to try the transformation on records of your own, and
 //! for `ddb-lake replay`, which feeds change records through the Lambda's code in batches.
 
-use crate::change_record::whole;
-use crate::json_out::write_json_str;
+use crate::record::change_record::whole;
+use crate::record::json_out::write_json_str;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;

@@ -13,14 +13,14 @@
 //! with its line base64-encoded, to `<error prefix>backfill-failed/…` in Firehose's error format,
 //! `errorCode` the reason code (`column_collision`, …).
 
-use crate::change_record::EventName;
 use crate::config::Config;
-use crate::error::{describe_json_error, RecordError};
-use crate::event_time::{EventTime, Precision};
-use crate::export::{Export, ExportError};
-use crate::lake::{FailedRecord, LakeError, LakeWriter};
-use crate::partition::PartitionKeys;
-use crate::row::{RowMeta, RowWriter, StreamPosition};
+use crate::lake::export::{Export, ExportError};
+use crate::lake::writer::{FailedRecord, LakeError, LakeWriter};
+use crate::record::change_record::EventName;
+use crate::record::error::{describe_json_error, RecordError};
+use crate::record::event_time::{EventTime, Precision};
+use crate::record::partition::PartitionKeys;
+use crate::record::row::{RowMeta, RowWriter, StreamPosition};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;

@@ -19,7 +19,7 @@
 //!   adding copies. Objects are written under a hidden temporary name and renamed when complete:
 //!   a reader never sees half an object.
 
-use crate::json_out::write_json_str;
+use crate::record::json_out::write_json_str;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::collections::{BTreeMap, HashMap};

@@ -6,10 +6,13 @@
 //! the stream.
 //!
 //! The deciding parts are pure ([`StreamArn::parse`], [`plan_calls`], [`Backoff`],
-//! [`crate::firehose::Batch::fit`]); the I/O is behind [`PutRecords`], which [`KinesisApi`]
+//! [`Batch::fit`]); the I/O is behind [`PutRecords`], which [`KinesisApi`]
 //! implements with the AWS SDK.
 
-use crate::firehose::{Batch, FitError, Reingest};
+use crate::arn::{ArnError, StreamArn};
+use crate::firehose::batch::Batch;
+use crate::firehose::fit::{FitError, Reingest};
+use crate::limits::{PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_RECORDS};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kinesis::config::retry::RetryConfig;
 use aws_sdk_kinesis::config::Region;
@@ -21,80 +24,12 @@ use aws_sdk_kinesis::Client;
 use std::future::Future;
 use std::ops::Range;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 use tokio::sync::OnceCell;
 
-/// `PutRecords` takes at most this many records a call.
-pub const MAX_RECORDS_PER_CALL: usize = 500;
-/// ... and at most this many bytes a call, data and partition keys together.
-pub const MAX_BYTES_PER_CALL: usize = 5 << 20;
-
-/// A Kinesis data stream, from the event's `sourceKinesisStreamArn`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamArn {
-    pub arn: String,
-    pub region: String,
-    pub name: String,
-}
-
-/// `sourceKinesisStreamArn` is not the ARN of a Kinesis data stream.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("sourceKinesisStreamArn {arn:?} is not a Kinesis data stream ARN: {reason}")]
-pub struct ArnError {
-    pub arn: String,
-    pub reason: &'static str,
-}
-
-impl StreamArn {
-    /// Reads `arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME`.
-    pub fn parse(arn: &str) -> Result<StreamArn, ArnError> {
-        let fail = |reason| ArnError {
-            arn: arn.to_owned(),
-            reason,
-        };
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let [prefix, partition, service, region, account, resource] = parts[..] else {
-            return Err(fail(
-                "expected arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME",
-            ));
-        };
-        if prefix != "arn" || partition.is_empty() {
-            return Err(fail("it does not start with arn:PARTITION:"));
-        }
-        if service != "kinesis" {
-            return Err(fail("the service is not kinesis"));
-        }
-        let region_ok = !region.is_empty()
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !region_ok {
-            return Err(fail("the region is missing or malformed"));
-        }
-        if account.is_empty() {
-            return Err(fail("the account is missing"));
-        }
-        let Some(name) = resource.strip_prefix("stream/") else {
-            return Err(fail("the resource is not stream/NAME"));
-        };
-        let name_ok = (1..=128).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-        if !name_ok {
-            return Err(fail("the stream name is not 1-128 of A-Z a-z 0-9 _ . -"));
-        }
-        Ok(StreamArn {
-            arn: arn.to_owned(),
-            region: region.to_owned(),
-            name: name.to_owned(),
-        })
-    }
-}
-
-/// Splits `records` into `PutRecords` calls, in order: each at most [`MAX_RECORDS_PER_CALL`]
-/// records and [`MAX_BYTES_PER_CALL`] bytes (a record larger than that alone goes in a call of
+/// Splits `records` into `PutRecords` calls, in order: each at most [`PUT_RECORDS_MAX_RECORDS`]
+/// records and [`PUT_RECORDS_MAX_BYTES`] bytes (a record larger than that alone goes in a call of
 /// its own, for Kinesis to refuse by name).
 pub fn plan_calls(records: &[Reingest]) -> Vec<Range<usize>> {
     let mut calls = Vec::new();
@@ -102,7 +37,9 @@ pub fn plan_calls(records: &[Reingest]) -> Vec<Range<usize>> {
     let mut bytes = 0;
     for (i, record) in records.iter().enumerate() {
         let size = record.data.len() + record.partition_key.len();
-        if i > start && (i - start == MAX_RECORDS_PER_CALL || bytes + size > MAX_BYTES_PER_CALL) {
+        if i > start
+            && (i - start == PUT_RECORDS_MAX_RECORDS || bytes + size > PUT_RECORDS_MAX_BYTES)
+        {
             calls.push(start..i);
             start = i;
             bytes = 0;
@@ -222,6 +159,18 @@ pub enum ReingestError {
     Arn(#[from] ArnError),
     #[error(transparent)]
     PutBack(#[from] PutBackError),
+}
+
+impl ReingestError {
+    /// A stable name for the Lambda's `errorType`, for alarms and log queries.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ReingestError::Fit(e) => e.error_type(),
+            ReingestError::Arn(_) => "BadSourceKinesisStreamArn",
+            ReingestError::PutBack(PutBackError::Deadline { .. }) => "PutBackDeadline",
+            ReingestError::PutBack(PutBackError::Rejected { .. }) => "PutBackRejected",
+        }
+    }
 }
 
 /// Puts `records` on `stream`, retrying failed entries (only those) with `backoff` until
@@ -347,13 +296,13 @@ pub async fn fit_and_put_back<A: PutRecords>(
     Ok(Some(report))
 }
 
-/// The instant `margin` before a deadline given in epoch milliseconds (Lambda's
-/// `Lambda-Runtime-Deadline-Ms`), leaving time to send the answer.
-pub fn deadline_from_epoch_millis(deadline_ms: u64, margin: Duration) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
+/// The [`Instant`] `margin` before the wall-clock `deadline` (the Lambda context's
+/// `deadline()`), so the answer can still be sent; now, when that has passed.
+pub fn deadline_instant(deadline: SystemTime, margin: Duration) -> Instant {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+        .saturating_sub(margin);
     Instant::now() + left
 }
 
@@ -473,33 +422,6 @@ mod tests {
     }
 
     #[test]
-    fn stream_arns() {
-        let s = StreamArn::parse("arn:aws:kinesis:eu-central-1:111122223333:stream/orders-changes")
-            .unwrap();
-        assert_eq!(
-            (s.region.as_str(), s.name.as_str()),
-            ("eu-central-1", "orders-changes")
-        );
-        assert!(StreamArn::parse("arn:aws-cn:kinesis:cn-north-1:1:stream/a.b_c").is_ok());
-        for bad in [
-            "",
-            "orders",
-            "arn:aws:kinesis:us-east-1:1",
-            "arn:aws:firehose:us-east-1:1:deliverystream/x",
-            "arn:aws:kinesis::1:stream/x",
-            "arn:aws:kinesis:US_EAST:1:stream/x",
-            "arn:aws:kinesis:us-east-1::stream/x",
-            "arn:aws:kinesis:us-east-1:1:table/x",
-            "arn:aws:kinesis:us-east-1:1:stream/",
-            "arn:aws:kinesis:us-east-1:1:stream/a/b",
-            "xrn:aws:kinesis:us-east-1:1:stream/x",
-        ] {
-            let err = StreamArn::parse(bad).unwrap_err();
-            assert!(err.to_string().contains("sourceKinesisStreamArn"), "{err}");
-        }
-    }
-
-    #[test]
     fn calls_hold_at_most_500_records_and_5_mib() {
         let many: Vec<Reingest> = (0..1201).map(|i| record(i, 10, "k")).collect();
         assert_eq!(plan_calls(&many), vec![0..500, 500..1000, 1000..1201]);
@@ -532,18 +454,15 @@ mod tests {
     }
 
     #[test]
-    fn deadlines_from_epoch_millis() {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let d = deadline_from_epoch_millis(now_ms + 10_000, Duration::from_secs(1));
+    fn deadlines_from_the_wall_clock() {
+        let now = SystemTime::now();
+        let d = deadline_instant(now + Duration::from_secs(10), Duration::from_secs(1));
         let left = d.saturating_duration_since(Instant::now());
         assert!(
             left > Duration::from_secs(8) && left <= Duration::from_secs(9),
             "{left:?}"
         );
-        let past = deadline_from_epoch_millis(now_ms.saturating_sub(5_000), Duration::ZERO);
+        let past = deadline_instant(now - Duration::from_secs(5), Duration::ZERO);
         assert!(past <= Instant::now());
     }
 

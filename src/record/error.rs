@@ -1,8 +1,8 @@
 //! Why a record, or a whole event, could not be transformed. Reasons never carry item contents:
 //! they go to logs, while the record's original bytes go to the error prefix.
 
-use crate::event_time::TimeError;
-use crate::typed_json::ItemError;
+use crate::record::event_time::TimeError;
+use crate::record::typed_json::ItemError;
 use thiserror::Error;
 
 /// One record cannot be transformed: it is returned as `ProcessingFailed` with its original
@@ -63,15 +63,6 @@ impl RecordError {
             RecordError::Item(_) => "bad_typed_value",
         }
     }
-}
-
-/// The whole invocation fails: Firehose retries it, then delivers the batch to the error prefix.
-#[derive(Debug, Error)]
-pub enum EventError {
-    #[error("the input is not a Firehose transformation event: {0}")]
-    NotAFirehoseEvent(String),
-    #[error("the response would be {size} bytes, more than MAX_RESPONSE_BYTES={budget}")]
-    ResponseTooLarge { size: usize, budget: usize },
 }
 
 /// Describes a serde_json error by its kind and position only: the message of a type error

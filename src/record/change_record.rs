@@ -2,8 +2,8 @@
 //! is read into borrowed fields, and its images are kept as raw JSON text for the flattener, so
 //! nothing of the item is parsed twice or copied.
 
-use crate::event_time::{EventTime, Precision, TimeError};
-use crate::flatten::Flattener;
+use crate::record::event_time::{EventTime, Precision, TimeError};
+use crate::record::flatten::Flattener;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;

@@ -1,8 +1,8 @@
 //! Firehose dynamic-partitioning keys: `table`, `year`, `month`, `day`, `hour`, all strings.
 //! The stacks' S3 prefix and the local lake's folders use these same keys.
 
-use crate::event_time::{push_digits, EventTime};
-use crate::json_out::write_json_str;
+use crate::record::event_time::{push_digits, EventTime};
+use crate::record::json_out::write_json_str;
 
 /// The names of the keys, in the order of the S3 prefix.
 pub const PARTITION_KEYS: [&str; 5] = ["table", "year", "month", "day", "hour"];

@@ -9,11 +9,14 @@
 //! layout. Nothing here transforms a record itself.
 
 use crate::config::Config;
-use crate::error::EventError;
-use crate::firehose::{transform_event, FirehoseEvent};
-use crate::lake::{partition_prefix, FailedRecord, LakeError, LakeWriter};
-use crate::report;
-use crate::sample_event::firehose_event_for;
+use crate::firehose::batch::RecordResult;
+use crate::firehose::error::EventError;
+use crate::firehose::event::FirehoseEvent;
+use crate::firehose::transform_event;
+use crate::lake::event_builder::firehose_event_for;
+use crate::lake::writer::{partition_prefix, FailedRecord, LakeError, LakeWriter};
+use crate::limits::{PROCESSOR_BUFFER_BYTES, PROCESSOR_MAX_RECORDS};
+use crate::telemetry::logs;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use flate2::read::MultiGzDecoder;
@@ -38,8 +41,8 @@ pub struct BatchLimits {
 impl Default for BatchLimits {
     fn default() -> Self {
         BatchLimits {
-            max_records: 1000,
-            max_bytes: 1 << 20,
+            max_records: PROCESSOR_MAX_RECORDS,
+            max_bytes: PROCESSOR_BUFFER_BYTES,
         }
     }
 }
@@ -260,7 +263,7 @@ impl<'a> Replay<'a> {
             source,
         };
         let mut batch = transform_event(event, self.config).map_err(event_error)?;
-        report::log_batch(&batch, event.len(), started.elapsed());
+        logs::log_batch(&batch, event.len(), started.elapsed());
         let outcomes = std::mem::take(&mut batch.outcomes);
         // No Lambda response limit here: the whole batch is delivered.
         let response = batch.finish(usize::MAX).map_err(event_error)?;
@@ -290,8 +293,8 @@ impl<'a> Replay<'a> {
                 // Firehose always sets it; a hand-made event without one is filed at the epoch.
                 .unwrap_or(0);
             self.stats.records += 1;
-            match entry.result.as_ref() {
-                "Ok" => {
+            match RecordResult::from_name(&entry.result) {
+                Some(RecordResult::Ok) => {
                     let keys = entry
                         .metadata
                         .as_ref()
@@ -315,7 +318,7 @@ impl<'a> Replay<'a> {
                     self.lake.write_row(&partition, arrival_ms, &self.row)?;
                     self.stats.ok += 1;
                 }
-                "ProcessingFailed" => {
+                Some(RecordResult::ProcessingFailed) => {
                     self.lake.write_failed(&FailedRecord {
                         output_type: ERROR_OUTPUT_TYPE,
                         arrival_ms,
@@ -328,7 +331,12 @@ impl<'a> Replay<'a> {
                     let code = outcome.failure.as_ref().map_or("unknown", |f| f.code());
                     *self.stats.failures.entry(code).or_insert(0) += 1;
                 }
-                _ => self.stats.dropped += 1,
+                Some(RecordResult::Dropped) => self.stats.dropped += 1,
+                None => {
+                    return Err(ReplayError::Response(format!(
+                        "record {index} has an unknown result"
+                    )))
+                }
             }
         }
         self.stats.batches += 1;
@@ -396,11 +404,9 @@ fn kind_of(value: &[u8]) -> Kind {
 /// The transformation Lambda's ARN in the delivery stream's region and account, for the
 /// `lambdaArn` of error records.
 fn lambda_arn(delivery_stream_arn: Option<&str>) -> String {
-    let parts: Vec<&str> = delivery_stream_arn.unwrap_or("").split(':').collect();
-    let (region, account) = match parts.as_slice() {
-        ["arn", _, "firehose", region, account, ..] if !region.is_empty() => (*region, *account),
-        _ => ("us-east-1", "111122223333"),
-    };
+    let (region, account) = delivery_stream_arn
+        .and_then(crate::arn::firehose_region_account)
+        .unwrap_or(("us-east-1", "111122223333"));
     format!("arn:aws:lambda:{region}:{account}:function:ddb-lake-transform")
 }
 
@@ -439,7 +445,7 @@ fn read_error(name: &str, source: std::io::Error) -> ReplayError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lake::LakeSettings;
+    use crate::lake::writer::LakeSettings;
 
     const INSERT: &str = r#"{"awsRegion":"eu-west-1","eventID":"e1","eventName":"INSERT","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1763632799100,"Keys":{"pk":{"S":"a"}},"NewImage":{"pk":{"S":"a"}}},"eventSource":"aws:dynamodb"}"#;
 
@@ -474,7 +480,7 @@ mod tests {
     fn arrays_events_and_bad_lines() {
         let array = format!("[{INSERT},\n {INSERT}]");
         assert_eq!(replay(array.as_bytes(), BatchLimits::default()).ok, 2);
-        let event = crate::sample_event::firehose_event(INSERT.as_bytes()).unwrap();
+        let event = crate::lake::event_builder::firehose_event(INSERT.as_bytes()).unwrap();
         let stats = replay(&event, BatchLimits::default());
         assert_eq!((stats.ok, stats.batches), (1, 1));
         let bad = format!("{INSERT}\nnot json at all\n{{\"eventName\":\"UPSERT\"}}\n");

@@ -3,12 +3,18 @@
 //! output; it describes the response Firehose received (a failed invocation shows in the
 //! function's own `Errors` metric instead, and its batch is counted when it is answered).
 
-use crate::firehose::{Batch, RecordResult};
+use crate::firehose::batch::{Batch, RecordResult};
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "DdbLake";
+
+/// `t` in epoch milliseconds (0 before the epoch, which no clock here shows).
+pub fn epoch_millis(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// What one invocation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +42,12 @@ impl InvocationMetrics {
         }
     }
 
-    /// The EMF line (without its newline), dimensioned by `function_name`, at `timestamp_ms`.
-    pub fn emf_line(&self, function_name: &str, timestamp_ms: u64) -> String {
+    /// The EMF line (without its newline), dimensioned by `function_name`, stamped `at`.
+    pub fn emf_line(&self, function_name: &str, at: SystemTime) -> String {
+        let timestamp_ms = epoch_millis(at);
         let metric = |name: &str, unit: &str| json!({"Name": name, "Unit": unit});
-        json!({
+        // The record counts are named after the results Firehose is told.
+        let mut line = json!({
             "_aws": {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
@@ -47,9 +55,9 @@ impl InvocationMetrics {
                     "Dimensions": [["FunctionName"]],
                     "Metrics": [
                         metric("Records", "Count"),
-                        metric("Ok", "Count"),
-                        metric("ProcessingFailed", "Count"),
-                        metric("Dropped", "Count"),
+                        metric(RecordResult::Ok.as_str(), "Count"),
+                        metric(RecordResult::ProcessingFailed.as_str(), "Count"),
+                        metric(RecordResult::Dropped.as_str(), "Count"),
                         metric("BytesIn", "Bytes"),
                         metric("BytesOut", "Bytes"),
                         metric("Duration", "Milliseconds"),
@@ -58,14 +66,18 @@ impl InvocationMetrics {
             },
             "FunctionName": function_name,
             "Records": self.records,
-            "Ok": self.ok,
-            "ProcessingFailed": self.processing_failed,
-            "Dropped": self.dropped,
             "BytesIn": self.bytes_in,
             "BytesOut": self.bytes_out,
             "Duration": self.duration.as_secs_f64() * 1000.0,
-        })
-        .to_string()
+        });
+        for (result, count) in [
+            (RecordResult::Ok, self.ok),
+            (RecordResult::ProcessingFailed, self.processing_failed),
+            (RecordResult::Dropped, self.dropped),
+        ] {
+            line[result.as_str()] = json!(count);
+        }
+        line.to_string()
     }
 }
 
@@ -85,7 +97,8 @@ mod tests {
             bytes_out: 4000,
             duration: Duration::from_micros(12_500),
         };
-        let line = m.emf_line("ddb-lake-orders", 1_700_000_000_123);
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let line = m.emf_line("ddb-lake-orders", at);
         assert!(!line.contains('\n'));
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_123u64);

@@ -11,7 +11,6 @@
 //! ([`Export::items`]), so an export of any size is read in constant memory. Each data file's MD5
 //! is checked before its items are read, and its item count after.
 
-use crate::partition::is_table_name;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use flate2::read::MultiGzDecoder;
@@ -123,12 +122,14 @@ impl Export {
             .map(|(_, id)| id.to_owned())
             .filter(|id| !id.is_empty() && !id.contains('/'))
             .ok_or_else(|| manifest(&summary_path, "exportArn has no /export/<id>".into()))?;
-        let (region, table_name) = parse_table_arn(&summary.table_arn).ok_or_else(|| {
-            manifest(
-                &summary_path,
-                "tableArn is not arn:aws:dynamodb:<region>:<account>:table/<name>".into(),
-            )
-        })?;
+        let (region, table_name) = crate::arn::dynamodb_table(&summary.table_arn)
+            .map(|(r, t)| (r.to_owned(), t.to_owned()))
+            .ok_or_else(|| {
+                manifest(
+                    &summary_path,
+                    "tableArn is not arn:aws:dynamodb:<region>:<account>:table/<name>".into(),
+                )
+            })?;
         let export_time_ms = chrono::DateTime::parse_from_rfc3339(&summary.export_time)
             .ok()
             .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
@@ -326,22 +327,6 @@ impl Items<'_> {
     }
 }
 
-/// `arn:aws:dynamodb:<region>:<account>:table/<name>` → (region, name).
-fn parse_table_arn(arn: &str) -> Option<(String, String)> {
-    let mut parts = arn.splitn(6, ':');
-    let (scheme, _partition, service, region, _account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let name = resource.strip_prefix("table/")?;
-    (scheme == "arn" && service == "dynamodb" && !region.is_empty() && is_table_name(name))
-        .then(|| (region.to_owned(), name.to_owned()))
-}
-
 /// The file name of `…/data/<name>.json.gz`, if it is a plain file name.
 fn data_file_name(key: &str) -> Option<&str> {
     let (folder, name) = key.rsplit_once('/')?;
@@ -388,14 +373,14 @@ mod tests {
     #[test]
     fn arns_and_keys() {
         assert_eq!(
-            parse_table_arn("arn:aws:dynamodb:eu-central-1:123456789012:table/orders"),
-            Some(("eu-central-1".into(), "orders".into()))
+            crate::arn::dynamodb_table("arn:aws:dynamodb:eu-central-1:123456789012:table/orders"),
+            Some(("eu-central-1", "orders"))
         );
         assert_eq!(
-            parse_table_arn("arn:aws:dynamodb:eu-central-1:1:table/../x"),
+            crate::arn::dynamodb_table("arn:aws:dynamodb:eu-central-1:1:table/../x"),
             None
         );
-        assert_eq!(parse_table_arn("arn:aws:s3:::bucket"), None);
+        assert_eq!(crate::arn::dynamodb_table("arn:aws:s3:::bucket"), None);
         assert_eq!(
             data_file_name("exports/AWSDynamoDB/0123-ab/data/bafy.json.gz"),
             Some("bafy.json.gz")

@@ -1,13 +1,10 @@
 //! A Firehose record's `data`: base64 of the source record's bytes, which may be gzip-compressed
 //! (recognised by the magic bytes `1f 8b`).
 
-use crate::error::RecordError;
+use crate::limits::MAX_PAYLOAD_BYTES;
+use crate::record::error::RecordError;
 use flate2::read::MultiGzDecoder;
 use std::io::Read;
-
-/// A DynamoDB item is at most 400 KB and a change record holds two images; anything inflating
-/// far past that is refused before it can exhaust memory.
-pub const MAX_PAYLOAD_BYTES: usize = 16 << 20;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
