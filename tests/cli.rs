@@ -185,3 +185,15 @@ fn firehose_event_wraps_change_records() {
     let o = ddb_lake(&["firehose-event"], &[], b"{\"broken\": ");
     assert_clean_failure(&o, "not newline-delimited JSON");
 }
+
+#[test]
+fn an_error_names_its_causes_on_its_one_line() {
+    let o = ddb_lake(&["transform", "/nonexistent/event.json"], &[], b"");
+    assert_clean_failure(&o, "cannot read /nonexistent/event.json: ");
+    // The cause comes from the operating system, through `source()`.
+    assert!(
+        stderr(&o).contains("No such file or directory"),
+        "{}",
+        stderr(&o)
+    );
+}

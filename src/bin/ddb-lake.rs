@@ -3,9 +3,9 @@
 
 use clap::{Parser, Subcommand};
 use ddb_lake::lake::{cli as lake_cli, event_builder};
-use ddb_lake::reingest::{fit_and_put_back, KinesisApi};
+use ddb_lake::reingest::{fit_and_put_back, KinesisApi, ReingestError};
 use ddb_lake::telemetry::logs;
-use ddb_lake::{transform_event, Config};
+use ddb_lake::{transform_event, Config, ConfigError, EventError};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +51,31 @@ enum Command {
     Backfill(lake_cli::BackfillArgs),
 }
 
+/// Why a command failed. `main` prints it on one line followed by every `source()` under it
+/// (`ddb-lake: cannot read x.json: No such file or directory`).
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Setting(#[from] ConfigError),
+    #[error("cannot read {what}")]
+    Read {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write standard output")]
+    Write(#[source] std::io::Error),
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("the response does not fit and its records could not all be put back")]
+    Reingest(#[from] ReingestError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Input(#[from] event_builder::InputError),
+    #[error("{0}")]
+    Lake(String),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Replay(_) | Command::Backfill(_))
@@ -62,75 +87,79 @@ fn main() -> ExitCode {
     logs::init_logging();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("ddb-lake: {message}");
+        Err(e) => {
+            let mut message = format!("ddb-lake: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(command: Command) -> Result<(), String> {
+fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Transform {
             file,
             reingest_timeout,
         } => {
-            let config = Config::from_env().map_err(|e| e.to_string())?;
+            let config = Config::from_env()?;
             let event = read_input(file.as_ref())?;
             let started = Instant::now();
-            let mut batch = transform_event(&event, &config).map_err(|e| e.to_string())?;
-            if batch.response_len() > config.limits.max_response_bytes {
+            let mut batch = transform_event(&event, &config)?;
+            let budget = config.limits.max_response_bytes;
+            if batch.response_len() > budget {
                 // Only an oversize batch needs a runtime and the AWS SDK.
                 let deadline = started + Duration::from_secs(reingest_timeout);
                 let kinesis = KinesisApi::from_environment();
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| format!("cannot start the async runtime: {e}"))?
+                    .map_err(CliError::Runtime)?
                     .block_on(fit_and_put_back(
-                        &mut batch,
-                        &event,
-                        config.limits.max_response_bytes,
-                        &kinesis,
-                        deadline,
-                    ))
-                    .map_err(|e| e.to_string())?;
+                        &mut batch, &event, budget, &kinesis, deadline,
+                    ))?;
             }
             logs::log_batch(&batch, event.len(), started.elapsed());
-            let response = batch
-                .finish(config.limits.max_response_bytes)
-                .map_err(|e| e.to_string())?;
+            let response = batch.finish(budget)?;
             write_output(&response)
         }
         Command::FirehoseEvent { file } => {
             let records = read_input(file.as_ref())?;
-            let event = event_builder::firehose_event(&records).map_err(|e| e.to_string())?;
+            let event = event_builder::firehose_event(&records)?;
             write_output(&event)
         }
-        Command::Replay(args) => lake_cli::replay(args),
-        Command::Backfill(args) => lake_cli::backfill_command(args),
+        Command::Replay(args) => lake_cli::replay(args).map_err(CliError::Lake),
+        Command::Backfill(args) => lake_cli::backfill_command(args).map_err(CliError::Lake),
     }
 }
 
-fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, String> {
+fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
     match file {
-        Some(path) => {
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-        }
+        Some(path) => std::fs::read(path).map_err(|source| CliError::Read {
+            what: path.display().to_string(),
+            source,
+        }),
         None => {
             let mut bytes = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut bytes)
-                .map_err(|e| format!("cannot read standard input: {e}"))?;
+                .map_err(|source| CliError::Read {
+                    what: "standard input".to_owned(),
+                    source,
+                })?;
             Ok(bytes)
         }
     }
 }
 
-fn write_output(bytes: &[u8]) -> Result<(), String> {
+fn write_output(bytes: &[u8]) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush())
-        .map_err(|e| format!("cannot write standard output: {e}"))
+        .map_err(CliError::Write)
 }

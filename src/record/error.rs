@@ -40,7 +40,28 @@ pub enum RecordError {
 }
 
 impl RecordError {
-    /// A short, stable name for the kind of failure, for log queries and metrics.
+    /// Every reason code [`RecordError::code`] can give, in the order the README lists them.
+    pub const CODES: &'static [&'static str] = &[
+        "bad_envelope",
+        "bad_base64",
+        "bad_gzip",
+        "too_large",
+        "not_utf8",
+        "not_json",
+        "not_a_change_record",
+        "unknown_event_name",
+        "bad_table_name",
+        "no_image",
+        "bad_change_time",
+        "bad_typed_value",
+        "too_deep",
+        "column_collision",
+        "row_too_large",
+        "batch_too_large",
+    ];
+
+    /// A short, stable name for the kind of failure, for log queries and metrics: one of
+    /// [`RecordError::CODES`].
     pub fn code(&self) -> &'static str {
         match self {
             RecordError::Envelope(_) => "bad_envelope",
@@ -81,5 +102,117 @@ pub fn describe_json_error(e: &serde_json::Error) -> String {
         Category::Syntax => format!("syntax error at line {} column {}", e.line(), e.column()),
         Category::Eof => "unexpected end of input".to_owned(),
         Category::Io => "read error".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// One error of every kind; the matches make adding a variant without listing it here a
+    /// compile error.
+    fn one_of_each() -> Vec<RecordError> {
+        let items = [
+            ItemError::NoTypeTag,
+            ItemError::SeveralTypeTags,
+            ItemError::UnknownTypeTag,
+            ItemError::BadNumber,
+            ItemError::TooDeep,
+            ItemError::ColumnCollision,
+            ItemError::WrongShape,
+            ItemError::RowTooLarge,
+        ];
+        for i in &items {
+            match i {
+                ItemError::NoTypeTag
+                | ItemError::SeveralTypeTags
+                | ItemError::UnknownTypeTag
+                | ItemError::BadNumber
+                | ItemError::TooDeep
+                | ItemError::ColumnCollision
+                | ItemError::WrongShape
+                | ItemError::RowTooLarge => {}
+            }
+        }
+        let times = [
+            TimeError::Missing,
+            TimeError::NotWhole,
+            TimeError::OutOfRange,
+            TimeError::UnknownPrecision,
+        ];
+        for t in &times {
+            match t {
+                TimeError::Missing
+                | TimeError::NotWhole
+                | TimeError::OutOfRange
+                | TimeError::UnknownPrecision => {}
+            }
+        }
+        let mut all = vec![
+            RecordError::Envelope(String::new()),
+            RecordError::Base64,
+            RecordError::Gzip,
+            RecordError::TooLarge { limit: 1 },
+            RecordError::NotUtf8,
+            RecordError::NotJson(String::new()),
+            RecordError::NotAChangeRecord(String::new()),
+            RecordError::WrongEventSource,
+            RecordError::UnknownEventName,
+            RecordError::BadTableName,
+            RecordError::NoImage,
+            RecordError::BatchTooLarge,
+        ];
+        for e in &all {
+            match e {
+                RecordError::Envelope(_)
+                | RecordError::Base64
+                | RecordError::Gzip
+                | RecordError::TooLarge { .. }
+                | RecordError::NotUtf8
+                | RecordError::NotJson(_)
+                | RecordError::NotAChangeRecord(_)
+                | RecordError::WrongEventSource
+                | RecordError::UnknownEventName
+                | RecordError::BadTableName
+                | RecordError::NoImage
+                | RecordError::BatchTooLarge
+                | RecordError::Time(_)
+                | RecordError::Item(_) => {}
+            }
+        }
+        all.extend(times.into_iter().map(RecordError::Time));
+        all.extend(items.into_iter().map(RecordError::Item));
+        all
+    }
+
+    #[test]
+    fn codes_lists_every_code_the_errors_give() {
+        let given: BTreeSet<&str> = one_of_each().iter().map(RecordError::code).collect();
+        let listed: BTreeSet<&str> = RecordError::CODES.iter().copied().collect();
+        assert_eq!(given, listed);
+        assert_eq!(
+            listed.len(),
+            RecordError::CODES.len(),
+            "a code listed twice"
+        );
+    }
+
+    #[test]
+    fn the_readme_lists_exactly_the_codes() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let start = readme
+            .find("`reason_code` is one of")
+            .expect("the README lists the reason codes");
+        let list = &readme[start..];
+        let list = &list[list
+            .find('\n')
+            .map_or(0, |_| "`reason_code` is one of".len())..];
+        let list = &list[..list.find('.').expect("the list ends with a full stop")];
+        let in_readme: Vec<&str> = list
+            .split(|c: char| c.is_whitespace() || c == '`')
+            .filter(|w| !w.is_empty())
+            .collect();
+        assert_eq!(in_readme, RecordError::CODES);
     }
 }

@@ -15,3 +15,6 @@ pub(crate) mod number;
 pub mod partition;
 pub mod row;
 pub(crate) mod typed_json;
+
+#[cfg(test)]
+mod properties;
