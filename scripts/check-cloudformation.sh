@@ -5,7 +5,9 @@
 #                             template, and each rule's fixtures behave: the compliant one passes,
 #                             the broken one fails;
 #   3. checkov              - no failed check; every skipped check is justified in the template's
-#                             Metadata (checkov: skip: - id/comment).
+#                             Metadata (checkov: skip: - id/comment). checkov evaluates conditions
+#                             with the parameters' defaults, so each template is also checked as a
+#                             copy for every other value of its VARIANT_PARAMETERS (ChangeSource).
 # Prints the figures and exits non-zero on any failure.
 #
 # Environment:
@@ -21,6 +23,7 @@ cfn_lint() { "$PY" -c 'import sys; from cfnlint.runner import main; sys.argv[0] 
 TEMPLATES=(cloudformation/*.yaml)
 RULES=cloudformation/guard/rules.guard
 FIXTURES=(cloudformation/guard/tests/*_tests.yaml)
+VARIANT_PARAMETERS=(ChangeSource)
 CFN_GUARD_VERSION=3.2.1
 started=$(date +%s)
 failures=()
@@ -139,6 +142,37 @@ echo "fixtures: ${fx_pass:-0}/${fx_rules:-?} compliant fixtures passed, ${fx_fai
 say "checkov"
 checkov_args=(--skip-download --framework cloudformation --output json)
 for t in "${TEMPLATES[@]}"; do checkov_args+=(--file "$t"); done
+# The other variants: a copy of the template text with the parameter's Default changed.
+variants_dir=$(mktemp -d)
+"$PY" - "$variants_dir" "${VARIANT_PARAMETERS[@]}" -- "${TEMPLATES[@]}" >"$variants_dir/list" <<'EOF' \
+    || { echo "cannot write the template variants for checkov" >&2; exit 2; }
+import re, sys
+from pathlib import Path
+from cfnlint.decode import decode
+out, args = Path(sys.argv[1]), sys.argv[2:]
+names, templates = args[:args.index("--")], args[args.index("--") + 1:]
+for path in templates:
+    template, _ = decode(path)
+    text = Path(path).read_text()
+    for name in names:
+        parameter = (template or {}).get("Parameters", {}).get(name)
+        if not parameter:
+            continue
+        for value in parameter["AllowedValues"]:
+            if value == parameter["Default"]:
+                continue
+            pattern = rf"(\n  {name}:\n(?:    .*\n)*?    Default: ){re.escape(str(parameter['Default']))}\n"
+            variant, count = re.subn(pattern, rf"\g<1>{value}\n", text)
+            if count != 1:
+                sys.exit(f"{path}: cannot set the Default of {name} to {value}")
+            target = out / f"{Path(path).stem}.{name}={value}.yaml"
+            target.write_text(variant)
+            print(target)
+EOF
+mapfile -t variants <"$variants_dir/list"
+[ "${#variants[@]}" -gt 0 ] || { echo "no template variants for checkov (VARIANT_PARAMETERS: ${VARIANT_PARAMETERS[*]})" >&2; exit 2; }
+for t in "${variants[@]}"; do checkov_args+=(--file "$t"); done
+echo "also checked as variants: ${variants[*]##*/}"
 checkov_out=$(mktemp); checkov_err=$(mktemp)
 "$CHECKOV" "${checkov_args[@]}" >"$checkov_out" 2>"$checkov_err"; checkov_rc=$?
 checkov_report=$("$PY" - "$checkov_out" <<'EOF'
@@ -172,7 +206,7 @@ if [ "$checkov_parse_rc" -ne 0 ] || [ "$checkov_rc" -ne 0 ]; then
     cat "$checkov_err" >&2
     failures+=("checkov")
 fi
-rm -f "$checkov_out" "$checkov_err"
+rm -f "$checkov_out" "$checkov_err"; rm -rf "$variants_dir"
 read -r _ ck_pass ck_fail ck_skip <<<"$(grep '^FIGURES' <<<"$checkov_report")"
 
 # ------------------------------------------------------------------ summary
@@ -181,7 +215,7 @@ echo "templates checked: ${#TEMPLATES[@]}"
 echo "cfn-lint:  $lint_errors errors, $lint_warnings warnings, $lint_infos informational"
 echo "cfn-guard: $rule_count rules x ${#TEMPLATES[@]} templates: $guard_pass passed, $guard_fail failed, $guard_skip skipped (type absent)"
 echo "           fixtures: ${fx_pass:-0} compliant passed, ${fx_fail:-0} broken failed as required (of $rule_count rules)"
-echo "checkov:   ${ck_pass:-?} passed, ${ck_fail:-?} failed, ${ck_skip:-?} skipped with justification"
+echo "checkov:   ${ck_pass:-?} passed, ${ck_fail:-?} failed, ${ck_skip:-?} skipped with justification (${#TEMPLATES[@]} templates and ${#variants[@]} variants)"
 if [ "${#failures[@]}" -gt 0 ]; then
     printf 'FAILED: %s\n' "${failures[@]}" >&2
     exit 1

@@ -11,17 +11,20 @@
 #   scripts/deploy.sh teardown --stack NAME [options]
 #
 # options: --region R  --profile P  --arch arm64|x86_64  --no-build (reuse target/lambda/bootstrap.zip)
+#          --source kinesis|dynamodb-streams (single, producer; or CHANGE_SOURCE=...): how changes
+#            leave the table (ChangeSource parameter; README.md, "Which change source"). Without it a
+#            new stack uses kinesis and an existing one keeps its source.
 # Key=Value pairs after `--` are template parameters (e.g. TableName=orders LambdaInVpc=true).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 [ $# -ge 1 ] || usage 64
 case "$1" in -h|--help) usage ;; esac
 command="$1"; shift
 stack="" artifact_bucket="" region="" profile="" arch="${ARCH:-arm64}" build=true
-producer_account="" consumer_stack="" consumer_profile=""
+producer_account="" consumer_stack="" consumer_profile="" source_choice="${CHANGE_SOURCE:-}"
 overrides=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -34,12 +37,24 @@ while [ $# -gt 0 ]; do
         --producer-account) producer_account="$2"; shift 2 ;;
         --consumer-stack) consumer_stack="$2"; shift 2 ;;
         --consumer-profile) consumer_profile="$2"; shift 2 ;;
+        --source) source_choice="$2"; shift 2 ;;
         --) shift; overrides+=("$@"); break ;;
         -h|--help) usage ;;
         *) echo "unknown argument: $1" >&2; usage 64 ;;
     esac
 done
 [ -n "$stack" ] || { echo "--stack is required" >&2; exit 64; }
+# Passed only when chosen: `aws cloudformation deploy` keeps an existing stack's value otherwise,
+# and switching sources replaces the delivery stream (README.md, "Switching the source").
+source_overrides=()
+if [ -n "$source_choice" ]; then
+    case "$source_choice" in
+        kinesis) change_source=KinesisDataStreams ;;
+        dynamodb-streams) change_source=DynamoDBStreams ;;
+        *) echo "--source (CHANGE_SOURCE) must be kinesis or dynamodb-streams, not: $source_choice" >&2; exit 64 ;;
+    esac
+    source_overrides=("ChangeSource=$change_source")
+fi
 
 aws_() { aws ${profile:+--profile "$profile"} ${region:+--region "$region"} "$@"; }
 output() {  # stack output value: output STACK KEY [extra aws args...]
@@ -82,7 +97,7 @@ empty_versioned_bucket() {  # every version and delete marker, or the bucket can
 case "$command" in
     single)
         packaged=$(build_and_package cloudformation/lake-single-account.yaml)
-        deploy "$packaged" "LambdaArchitecture=$(cat target/lambda/bootstrap.arch)" "${overrides[@]}"
+        deploy "$packaged" "LambdaArchitecture=$(cat target/lambda/bootstrap.arch)" "${source_overrides[@]}" "${overrides[@]}"
         ;;
     consumer)
         [ -n "$producer_account" ] || { echo "--producer-account (account A's ID) is required" >&2; exit 64; }
@@ -99,7 +114,7 @@ case "$command" in
             done
         fi
         packaged=$(build_and_package cloudformation/lake-producer.yaml)
-        deploy "$packaged" "LambdaArchitecture=$(cat target/lambda/bootstrap.arch)" "${from_consumer[@]}" "${overrides[@]}"
+        deploy "$packaged" "LambdaArchitecture=$(cat target/lambda/bootstrap.arch)" "${from_consumer[@]}" "${source_overrides[@]}" "${overrides[@]}"
         ;;
     teardown)
         table=$(output "$stack" SourceTableName aws_)

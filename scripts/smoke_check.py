@@ -27,7 +27,14 @@ from typing import Any, Callable, Iterable
 
 METADATA_COLUMNS = [
     "_event_name", "_event_id", "_event_time", "_table_name", "_aws_region", "_is_deleted",
-    "_expired_by_ttl", "_kinesis_shard_id", "_kinesis_sequence_number",
+    "_expired_by_ttl",
+]
+# Then the stream's position, by change source: the Kinesis record's (KinesisDataStreams), or the
+# DynamoDB stream record's sequence number (DynamoDBStreams: put into Firehose directly, so no
+# Kinesis columns).
+SOURCE_COLUMNS = [
+    ["_kinesis_shard_id", "_kinesis_sequence_number"],
+    ["_stream_sequence_number"],
 ]
 EVENT_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):\d{2}:\d{2}\.\d{6}Z$")
 PARTITION = re.compile(r"table=([^/]+)/year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})/[^/]+$")
@@ -107,9 +114,11 @@ def check_row(key: str, row: dict[str, Any], table: str) -> None:
     """The contract's promises for one row written by Firehose under `key`."""
     where = f"row {row.get('_event_id', '?')} in {key}"
     columns = list(row)
-    if columns[: len(METADATA_COLUMNS)] != METADATA_COLUMNS:
+    layouts = [METADATA_COLUMNS + tail for tail in SOURCE_COLUMNS]
+    if not any(columns[: len(layout)] == layout for layout in layouts):
+        longest = max(len(layout) for layout in layouts)
         raise ContractError(f"{where}: metadata columns should come first, in this order: "
-                            f"{METADATA_COLUMNS}; got {columns[: len(METADATA_COLUMNS)]}")
+                            f"{' or '.join(map(str, layouts))}; got {columns[:longest]}")
     if row["_event_name"] not in ("INSERT", "MODIFY", "REMOVE"):
         raise ContractError(f"{where}: unknown _event_name {row['_event_name']!r}")
     if row["_is_deleted"] is not (row["_event_name"] == "REMOVE"):

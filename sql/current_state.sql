@@ -2,6 +2,8 @@
 -- by _event_time, a change delivered more than once (same _event_id) counted once, and keys whose
 -- latest change is a delete (REMOVE, including TTL expiry) left out. Rows loaded by
 -- `ddb-lake backfill` are INSERTs at the export time, so every later change overrides them.
+-- Changes with the same _event_time go by the stream's sequence number: the Kinesis one, or the
+-- DynamoDB stream's, whose change times have whole seconds only.
 --
 -- Athena SQL over the stacks' Glue table (defaults: database ddb_lake, table orders_changes,
 -- keys pk and sk); the stacks save the same query as the named query
@@ -9,7 +11,7 @@
 CREATE OR REPLACE VIEW "ddb_lake"."orders_changes_current" AS
 WITH deduplicated AS (
   SELECT *,
-         row_number() OVER (PARTITION BY _event_id ORDER BY _kinesis_sequence_number) AS copy_number
+         row_number() OVER (PARTITION BY _event_id ORDER BY coalesce(_kinesis_sequence_number, _stream_sequence_number)) AS copy_number
   FROM "ddb_lake"."orders_changes"
 ),
 ranked AS (
@@ -17,8 +19,8 @@ ranked AS (
          row_number() OVER (
            PARTITION BY "pk", "sk"
            ORDER BY _event_time DESC,
-                    length(_kinesis_sequence_number) DESC,
-                    _kinesis_sequence_number DESC
+                    length(coalesce(_kinesis_sequence_number, _stream_sequence_number)) DESC,
+                    coalesce(_kinesis_sequence_number, _stream_sequence_number) DESC
          ) AS recency
   FROM deduplicated
   WHERE copy_number = 1

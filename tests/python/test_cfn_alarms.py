@@ -5,7 +5,8 @@ The `ProcessingFailed` alarm reads the function's Embedded Metric Format line, w
 dimension and metric names are written in `src/metrics.rs`: they are parsed from there, so renaming
 a metric, the namespace or the dimension on either side (Rust or templates) fails here instead of
 leaving an alarm on a metric that never gets data. The other two alarms watch AWS metrics of the
-stack's function and delivery stream.
+stack's function and delivery stream; with ChangeSource DynamoDBStreams two more watch the pipe:
+its failed executions and its dead-letter queue.
 """
 from __future__ import annotations
 
@@ -113,9 +114,34 @@ def test_freshness_alarm_watches_the_stacks_delivery_stream(t):
 
 
 @WITH_LAMBDA
+def test_dead_letter_alarm_watches_the_pipes_queue_with_that_source_only(t):
+    alarm = alarm_on(t, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    (name,) = [n for n, r in resources(t, ALARM).items() if r["Properties"] is alarm]
+    assert t["Resources"][name]["Condition"] == "DynamoDBStreamsSource"
+    (pipe,) = resources(t, "AWS::Pipes::Pipe").values()
+    queue = pipe["Properties"]["SourceParameters"]["DynamoDBStreamParameters"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    assert t["Resources"][queue]["Type"] == "AWS::SQS::Queue"
+    assert dimensions(alarm) == {"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}}
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+
+
+@WITH_LAMBDA
+def test_pipe_failures_alarm_watches_the_stacks_pipe_with_that_source_only(t):
+    alarm = alarm_on(t, "AWS/EventBridge/Pipes", "ExecutionFailed")
+    (name,) = [n for n, r in resources(t, ALARM).items() if r["Properties"] is alarm]
+    assert t["Resources"][name]["Condition"] == "DynamoDBStreamsSource"
+    assert dimensions(alarm) == {"PipeName": {"Ref": only(t, "AWS::Pipes::Pipe")}}
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+
+
+@WITH_LAMBDA
 def test_every_alarm_ignores_quiet_periods_and_notifies_the_optional_topic(t):
     alarms = resources(t, ALARM)
-    assert len(alarms) == 3
+    conditional = {n: a["Condition"] for n, a in alarms.items() if "Condition" in a}
+    assert len(alarms) - len(conditional) == 3
+    assert conditional == {"PipeFailuresAlarm": "DynamoDBStreamsSource", "DeadLetterQueueAlarm": "DynamoDBStreamsSource"}
     notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
     for name, alarm in alarms.items():
         props = alarm["Properties"]

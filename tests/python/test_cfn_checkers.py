@@ -21,12 +21,17 @@ def run_checks(root: Path) -> subprocess.CompletedProcess:
                           env={**os.environ, "PYTHON": sys.executable})
 
 
-def test_a_broken_template_fails_the_check(tmp_path):
-    # A copy of the project's checked parts, with one template made non-compliant.
+def copy_project(tmp_path: Path) -> None:
+    """A copy of the project's checked parts."""
     for part in ("scripts", "cloudformation"):
         shutil.copytree(ROOT / part, tmp_path / part)
     if (ROOT / "requirements-dev.txt").exists():
         shutil.copy(ROOT / "requirements-dev.txt", tmp_path)
+
+
+def test_a_broken_template_fails_the_check(tmp_path):
+    # A copy of the project's checked parts, with one template made non-compliant.
+    copy_project(tmp_path)
     template = tmp_path / "cloudformation" / "lake-single-account.yaml"
     text = template.read_text()
     assert text.count("EnableKeyRotation: true") == 1
@@ -38,3 +43,22 @@ def test_a_broken_template_fails_the_check(tmp_path):
     assert "rules.guard/kms_key_rotation" in out and "FAIL" in out
     assert "FAILED: cfn-guard on cloudformation/lake-single-account.yaml" in out
     assert "FAILED  CKV_AWS_7" in out  # checkov's rotation check agrees
+
+
+def test_checkov_checks_the_resources_of_the_other_change_source(tmp_path):
+    # The pipe's dead-letter queue exists only with ChangeSource=DynamoDBStreams, not the default:
+    # checkov sees it only in the variant the script writes, and must fail it unencrypted.
+    copy_project(tmp_path)
+    template = tmp_path / "cloudformation" / "lake-single-account.yaml"
+    text = template.read_text()
+    queue = "      KmsMasterKeyId: !GetAtt LakeKey.Arn\n      KmsDataKeyReusePeriodSeconds: 300\n"
+    assert text.count(queue) == 1
+    template.write_text(text.replace(queue, ""))
+
+    result = run_checks(tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "also checked as variants: lake-producer.ChangeSource=DynamoDBStreams.yaml " \
+           "lake-single-account.ChangeSource=DynamoDBStreams.yaml" in out
+    assert "FAILED  CKV_AWS_27" in out and "lake-single-account.ChangeSource=DynamoDBStreams.yaml" in out
+    assert "FAILED: checkov" in out

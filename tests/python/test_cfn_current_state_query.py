@@ -2,7 +2,9 @@
 the committed sample rows, loaded with the Glue table's own column list and types.
 
 It must give, per primary key, the latest image by _event_time, count a duplicate delivery (same
-_event_id) once, and leave deleted keys out - computed independently below.
+_event_id) once, and leave deleted keys out - computed independently below. Changes with the same
+_event_time go by the stream's sequence number, Kinesis's or the DynamoDB stream's (whose change
+times have whole seconds only).
 """
 from __future__ import annotations
 
@@ -42,8 +44,8 @@ def rows() -> list[dict]:
     return [json.loads(line, parse_float=Decimal) for line in SAMPLE_ROWS.read_text().splitlines() if line]
 
 
-@pytest.mark.parametrize("template_name", TEMPLATES)
-def test_current_state_query_over_sample_rows(template_name):
+def run_current_state(template_name: str, sample: list[dict]) -> dict[tuple, dict]:
+    """The template's saved current-state query over `sample`, loaded into its Glue table's columns."""
     template, problems = decode(str(ROOT / "cloudformation" / template_name))
     assert template is not None, problems
     (glue_table,) = resource(template, "AWS::Glue::Table")
@@ -62,7 +64,6 @@ def test_current_state_query_over_sample_rows(template_name):
     db.execute("CREATE SCHEMA lake")
     db.execute("CREATE TABLE lake.orders_changes (" +
                ", ".join(f'"{n}" {DUCKDB_TYPES[t]}' for n, t in columns) + ")")
-    sample = rows()
     for r in sample:
         t = r["_event_time"]
         partition = {"table": r["_table_name"], "year": t[0:4], "month": t[5:7], "day": t[8:10], "hour": t[11:13]}
@@ -74,8 +75,13 @@ def test_current_state_query_over_sample_rows(template_name):
     duck_sql = sqlglot.transpile(select, read="athena", write="duckdb")[0]
     result = db.execute(duck_sql)
     names = [d[0] for d in result.description]
-    got = {(r["pk"], r["sk"]): r for r in (dict(zip(names, row)) for row in result.fetchall())}
+    return {(r["pk"], r["sk"]): r for r in (dict(zip(names, row)) for row in result.fetchall())}
 
+
+@pytest.mark.parametrize("template_name", TEMPLATES)
+def test_current_state_query_over_sample_rows(template_name):
+    sample = rows()
+    got = run_current_state(template_name, sample)
     want = expected_current_state(sample)
     assert set(got) == set(want)
     assert any(r["_is_deleted"] for r in sample), "the sample should contain deletes"
@@ -83,3 +89,25 @@ def test_current_state_query_over_sample_rows(template_name):
     for k, r in want.items():
         assert got[k]["last_changed"] == r["_event_time"]
         assert got[k]["status"] == r.get("status")
+
+
+def stream_row(event_id: str, sequence_number: str, status: str, **extra) -> dict:
+    """A row as the DynamoDB Streams source writes it: no Kinesis columns, whole-second times."""
+    return {"_event_name": "MODIFY", "_event_id": event_id, "_event_time": "2025-11-20T10:00:00.000000Z",
+            "_table_name": "orders", "_aws_region": "eu-central-1", "_is_deleted": False,
+            "_expired_by_ttl": False, "_stream_sequence_number": sequence_number,
+            "pk": "CUSTOMER#00042", "sk": "ORDER#2025-11-20#1001", "status": status, **extra}
+
+
+@pytest.mark.parametrize("template_name", TEMPLATES)
+def test_changes_in_the_same_second_go_by_the_dynamodb_streams_sequence_number(template_name):
+    # Two changes to one item in the same second, the later with the longer sequence number (they
+    # are decimal strings of varying length: compared by length, then text), delivered first.
+    later = stream_row("b", "1000000000000000000000", "SHIPPED")
+    earlier = stream_row("a", "999999999999999999999", "PAID")
+    for sample in ([later, earlier], [earlier, later], [later, earlier, dict(earlier)]):
+        got = run_current_state(template_name, sample)
+        assert got[("CUSTOMER#00042", "ORDER#2025-11-20#1001")]["status"] == "SHIPPED"
+    # A later delete in the same second removes the item.
+    removed = stream_row("c", "1000000000000000000001", "SHIPPED", _event_name="REMOVE", _is_deleted=True)
+    assert run_current_state(template_name, [later, removed, earlier]) == {}

@@ -142,6 +142,19 @@ def test_nothing_arrived(s3, expect_file, capsys):
     assert "waiting for 3 of 3 rows" in err and "arrived: nothing" in err
 
 
+def stream_row(r: dict) -> dict:
+    """The same row from the DynamoDB Streams source: the stream's sequence number, no Kinesis columns."""
+    out = {k: v for k, v in r.items() if not k.startswith("_kinesis_")}
+    tail = {k: out.pop(k) for k in list(out) if not k.startswith("_")}
+    return {**out, "_stream_sequence_number": "4421584500000000017450439" + r["_event_id"][-3:].zfill(3), **tail}
+
+
+def test_rows_of_the_dynamodb_streams_source_pass(s3, expect_file, capsys):
+    put(s3, [stream_row(INSERT), stream_row(MODIFY), stream_row(REMOVE)], "part-1.gz")
+    assert smoke_check.main(argv(expect_file)) == 0
+    assert "OK: 3 expected rows arrived" in capsys.readouterr().out
+
+
 def test_rows_arriving_while_waiting_are_picked_up(s3, expect_file, capsys):
     put(s3, [INSERT], "part-1.gz")
     later = [[MODIFY], [REMOVE]]
@@ -167,6 +180,8 @@ def test_numbers_are_compared_exactly(s3, tmp_path, capsys):
 @pytest.mark.parametrize("broken, message", [
     (dict(MODIFY, address={"M": {"city": {"S": "Lisbon"}}}), "holds an object (DynamoDB type tag M)"),
     ({k: v for k, v in MODIFY.items() if k != "_event_id"} | {"_event_id": "moved"}, "metadata columns should come first"),
+    # Half of the Kinesis position: the layout of neither source.
+    ({k: v for k, v in MODIFY.items() if k != "_kinesis_shard_id"}, "metadata columns should come first"),
     (dict(MODIFY, _event_time=MODIFY["_event_time"][:-8] + "Z"), "is not RFC 3339 UTC with microseconds"),
     (dict(MODIFY, _is_deleted=True), "_is_deleted is True for MODIFY"),
 ])
