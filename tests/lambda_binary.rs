@@ -67,6 +67,8 @@ fn answers_invocations_through_the_runtime_api() {
                 message.contains("not a Firehose transformation event"),
                 "{message}"
             );
+            // A stable name operators can alarm on, not a Rust type name.
+            assert_eq!(err["errorType"], "NotAFirehoseEvent");
         }
         other => panic!("expected an invocation error, got {other:?}"),
     }
@@ -121,6 +123,8 @@ fn an_oversize_direct_put_response_fails_the_invocation() {
             let text = String::from_utf8_lossy(body);
             assert!(text.contains("MAX_RESPONSE_BYTES=2048"), "{text}");
             assert!(text.contains("Direct PUT"), "{text}");
+            let err: serde_json::Value = serde_json::from_slice(body).unwrap();
+            assert_eq!(err["errorType"], "ResponseTooLargeForDirectPut");
         }
         other => panic!("expected an invocation error, got {other:?}"),
     }

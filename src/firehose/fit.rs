@@ -5,8 +5,6 @@
 use crate::firehose::batch::{write_dropped_entry, Batch, RecordResult};
 use crate::firehose::error::EventError;
 use crate::firehose::event::{FirehoseEvent, FirehoseRecord};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use thiserror::Error;
 
 /// A record answered `Dropped` because the response had no room for it: what must be put back on
@@ -125,7 +123,9 @@ fn reingestable(record: &FirehoseRecord, index: usize) -> Option<Reingest> {
         .and_then(|e| e.kinesis_record_metadata)
         .and_then(|m| m.partition_key)
         .filter(|k| !k.is_empty())?;
-    let data = STANDARD.decode(record.data.as_bytes()).ok()?;
+    let data = base64_simd::STANDARD
+        .decode_to_vec(record.data.as_bytes())
+        .ok()?;
     Some(Reingest {
         index,
         record_id: record.record_id.to_string(),
