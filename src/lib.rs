@@ -44,3 +44,69 @@ pub use firehose::fit::FitError;
 pub use firehose::transform_event;
 pub use limits::Limits;
 pub use record::error::RecordError;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The README's layout table names every folder and file of `src/`, and nothing that is gone.
+    #[test]
+    fn the_readme_layout_matches_src() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let start = readme.find("\n## Layout\n").expect("a Layout section");
+        let section = &readme[start..];
+        let section = &section[..section[1..].find("\n## ").map_or(section.len(), |i| i + 1)];
+        // Paths as the table gives them: `src/x/` folders, `src/x.rs` files, and bare file names
+        // after a folder's entry.
+        let mut named = Vec::new();
+        for row in section.lines().filter(|l| l.starts_with("| `src/")) {
+            let mut folder = String::new();
+            for quoted in row.split('`').skip(1).step_by(2) {
+                if quoted.starts_with("src/") {
+                    named.push(quoted.to_owned());
+                    if quoted.ends_with('/') {
+                        folder = quoted.to_owned();
+                    }
+                } else if quoted.ends_with(".rs") && !folder.is_empty() {
+                    named.push(format!("{folder}{quoted}"));
+                }
+            }
+        }
+        for path in &named {
+            assert!(
+                root.join(path).exists(),
+                "the README names {path}, which is not there"
+            );
+        }
+        let mut missing = Vec::new();
+        let mut stack = vec![root.join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if path.is_dir() {
+                    let rel = format!("{rel}/");
+                    if !named.iter().any(|n| *n == rel) && rel != "src/bin/" {
+                        missing.push(rel);
+                    }
+                    stack.push(path);
+                } else {
+                    let parent = format!("{}/", Path::new(&rel).parent().unwrap().display());
+                    let covered = named.iter().any(|n| *n == rel) || named.contains(&parent);
+                    if !covered && rel != "src/lib.rs" {
+                        missing.push(rel);
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "the README's Layout does not name {missing:?}"
+        );
+    }
+}
