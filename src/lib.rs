@@ -91,13 +91,13 @@ mod tests {
                     .into_owned();
                 if path.is_dir() {
                     let rel = format!("{rel}/");
-                    if !named.iter().any(|n| *n == rel) && rel != "src/bin/" {
+                    if !named.contains(&rel) && rel != "src/bin/" {
                         missing.push(rel);
                     }
                     stack.push(path);
                 } else {
                     let parent = format!("{}/", Path::new(&rel).parent().unwrap().display());
-                    let covered = named.iter().any(|n| *n == rel) || named.contains(&parent);
+                    let covered = named.contains(&rel) || named.contains(&parent);
                     if !covered && rel != "src/lib.rs" {
                         missing.push(rel);
                     }

@@ -31,7 +31,7 @@ use tokio::sync::OnceCell;
 /// Splits `records` into `PutRecords` calls, in order: each at most [`PUT_RECORDS_MAX_RECORDS`]
 /// records and [`PUT_RECORDS_MAX_BYTES`] bytes (a record larger than that alone goes in a call of
 /// its own, for Kinesis to refuse by name).
-pub fn plan_calls(records: &[Reingest]) -> Vec<Range<usize>> {
+pub(crate) fn plan_calls(records: &[Reingest]) -> Vec<Range<usize>> {
     let mut calls = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
@@ -55,7 +55,7 @@ pub fn plan_calls(records: &[Reingest]) -> Vec<Range<usize>> {
 /// Exponential backoff with full jitter: before retry `n` (from 0) wait a random time up to
 /// `min(cap, base * 2^n)`, so many Lambdas throttled together do not retry together.
 #[derive(Debug, Clone, Copy)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     pub base: Duration,
     pub cap: Duration,
 }
@@ -175,7 +175,7 @@ impl ReingestError {
 
 /// Puts `records` on `stream`, retrying failed entries (only those) with `backoff` until
 /// `deadline`. Succeeds only when every record is on the stream.
-pub async fn put_back<A: PutRecords>(
+pub(crate) async fn put_back<A: PutRecords>(
     api: &A,
     stream: &StreamArn,
     records: &[Reingest],
