@@ -3,7 +3,7 @@
 
 use crate::backfill::backfill;
 use crate::config::Config;
-use crate::export::Export;
+use crate::export::{Export, ExportType};
 use crate::lake::{LakeSettings, LakeSummary, LakeWriter};
 use crate::replay::{BatchLimits, Replay};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -56,7 +56,8 @@ pub struct ReplayArgs {
 #[derive(Debug, clap::Args)]
 pub struct BackfillArgs {
     /// The export's folder, as downloaded from `<export prefix>/AWSDynamoDB/<ExportId>/`: it holds
-    /// manifest-summary.json, manifest-files.json and data/.
+    /// manifest-summary.json, manifest-files.json and data/ (an incremental export's data files
+    /// may instead be in the shared ../data/, as its manifest says).
     pub export: PathBuf,
     #[command(flatten)]
     pub lake: LakeArgs,
@@ -169,16 +170,30 @@ pub fn backfill_command(args: BackfillArgs) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let summary = lake.finish().map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    let mut text = format!(
-        "backfilled {} items of table {} as of {} (export {}): {}, {} failed{}\n",
-        stats.items,
-        export.table_name,
-        export.export_time,
-        export.export_id,
-        plural(stats.ok, "row", "rows"),
-        stats.failed,
-        reasons(&stats.failures)
-    );
+    let mut text = match &export.export_type {
+        ExportType::Full => format!(
+            "backfilled {} items of table {} as of {} (export {}): {}, {} failed{}\n",
+            stats.items,
+            export.table_name,
+            export.export_time,
+            export.export_id,
+            plural(stats.ok, "row", "rows"),
+            stats.failed,
+            reasons(&stats.failures)
+        ),
+        ExportType::Incremental(window) => format!(
+            "backfilled {} changes of table {} in [{}, {}) (incremental export {}, {}): {}, {} failed{}\n",
+            stats.items,
+            export.table_name,
+            window.from,
+            window.to,
+            export.export_id,
+            window.view.as_str(),
+            plural(stats.ok, "row", "rows"),
+            stats.failed,
+            reasons(&stats.failures)
+        ),
+    };
     text += &lake_text(&args.lake.lake, &settings, &summary);
     text += &speed_text(stats.items, "items", started.elapsed());
     print(&text);

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod event_time;
 pub mod export;
+pub mod export_record;
 pub mod firehose;
 pub mod flatten;
 pub mod json_out;

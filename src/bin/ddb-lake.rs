@@ -46,8 +46,9 @@ enum Command {
     /// batches and write a local lake in the stacks' S3 layout, failed records under the error
     /// prefix; with the Lambda's settings.
     Replay(lake_cli::ReplayArgs),
-    /// Load a DynamoDB export to S3 (DYNAMODB_JSON) into a local lake: each item a row as if
-    /// inserted at the export time, so the stream's later changes override it.
+    /// Load a DynamoDB export to S3 (DYNAMODB_JSON) into a local lake: a full export's items as
+    /// rows inserted at the export time, so the stream's later changes override them; an
+    /// incremental export's changes as INSERT/MODIFY/REMOVE rows at their own change times.
     Backfill(lake_cli::BackfillArgs),
 }
 
