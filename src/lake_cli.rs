@@ -3,6 +3,7 @@
 
 use crate::backfill::backfill;
 use crate::config::Config;
+use crate::coverage::ExportRecord;
 use crate::export::{Export, ExportType};
 use crate::lake::{LakeSettings, LakeSummary, LakeWriter};
 use crate::replay::{BatchLimits, Replay};
@@ -194,6 +195,18 @@ pub fn backfill_command(args: BackfillArgs) -> Result<(), String> {
             reasons(&stats.failures)
         ),
     };
+    // The incremental export's window, for `ddb-lake coverage`: its rows alone do not tell it.
+    if let Some(record) = ExportRecord::of(&export, &stats) {
+        let path = record
+            .write(&args.lake.lake, &settings.table_prefix)
+            .map_err(|e| {
+                format!(
+                    "cannot write the export's record in {}: {e}",
+                    args.lake.lake.display()
+                )
+            })?;
+        text += &format!("recorded the export's window in {}\n", path.display());
+    }
     text += &lake_text(&args.lake.lake, &settings, &summary);
     text += &speed_text(stats.items, "items", started.elapsed());
     print(&text);

@@ -6,6 +6,7 @@
 pub mod backfill;
 pub mod change_record;
 pub mod config;
+pub mod coverage;
 pub mod error;
 pub mod event_time;
 pub mod export;

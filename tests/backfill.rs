@@ -450,7 +450,8 @@ fn incremental_exports_become_change_rows_at_their_change_times() {
         assert!(
             summary.starts_with(&format!(
                 "backfilled 4 changes of table orders in [2025-11-20T10:05:00.000Z, \
-                 2025-11-20T12:00:00.000Z) (incremental export {id}, {view}): 4 rows, 0 failed\n"
+                 2025-11-20T12:00:00.000Z) (incremental export {id}, {view}): 4 rows, 0 failed\n\
+                 recorded the export's window in "
             )),
             "{summary}"
         );
@@ -465,6 +466,7 @@ fn incremental_exports_become_change_rows_at_their_change_times() {
         assert!(objects[1].starts_with(&format!(
             "{day}/hour=11/ddb-lake-backfill-1-2025-11-20-12-00-00-"
         )));
+        assert!(names_before.contains(&format!("lake/_exports/{id}.json")));
 
         let rows: Vec<serde_json::Value> = rows_by_id(lake.path()).into_values().collect();
         let mut rows = rows;
@@ -509,7 +511,19 @@ fn incremental_exports_become_change_rows_at_their_change_times() {
             assert_eq!(deleted["status"], "NEW");
         }
 
-        // Loading it again rewrites the same objects: nothing is added.
+        let record: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(lake.path().join(format!("lake/_exports/{id}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            record,
+            serde_json::json!({"exportArn": format!("arn:aws:dynamodb:eu-central-1:111122223333:table/orders/export/{id}"),
+                "exportId": id, "tableName": "orders", "exportType": "INCREMENTAL_EXPORT",
+                "exportFromTime": "2025-11-20T10:05:00.000Z", "exportToTime": "2025-11-20T12:00:00.000Z",
+                "outputView": view, "itemCount": 4, "rows": 4, "failedItems": 0})
+        );
+
+        // Loading it again rewrites the same objects and record: nothing is added.
         let before: Vec<Vec<u8>> = names_before
             .iter()
             .map(|f| std::fs::read(lake.path().join(f)).unwrap())
@@ -560,6 +574,15 @@ fn incremental_lines_that_cannot_be_rows_go_to_the_error_layout() {
         })
         .collect();
     assert_eq!(raw, [no_metadata, bad_time, nothing, full_item]);
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lake.join(format!("lake/_exports/{INCREMENTAL_ID}.json")))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (record["rows"].as_u64(), record["failedItems"].as_u64()),
+        (Some(1), Some(4))
+    );
 }
 
 #[test]
@@ -647,4 +670,101 @@ fn incremental_manifest_problems_are_clear_errors() {
         .replace(r#","outputView":"NEW_IMAGE""#, "");
     std::fs::write(&path, text).unwrap();
     assert!(ok(backfill(&export, &lake, &[])).contains("NEW_AND_OLD_IMAGES): 1 row"));
+}
+
+// `ddb-lake coverage`.
+
+fn coverage(lake: &Path, extra: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("coverage")
+        .arg("--lake")
+        .arg(lake)
+        .args(extra)
+        .env_remove("METADATA_PREFIX")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn coverage_reports_each_source_and_the_holes_between_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path();
+    ok(backfill(&fixture(), lake, &[]));
+    let replayed = Command::new(BIN)
+        .arg("replay")
+        .arg(sample("change-records.jsonl"))
+        .arg("--lake")
+        .arg(lake)
+        .output()
+        .unwrap();
+    ok(replayed);
+    ok(backfill(&sample("incremental-export"), lake, &[]));
+
+    // The export at 08:00, the stream's first row at 09:59:59.1: with the default max quiet of
+    // an hour, the lake cannot show that the stream was connected before the export.
+    let out = coverage(lake, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr.trim(),
+        "ddb-lake: the lake may miss changes of orders (1 hole, 0 incomplete exports) (see \
+         above; max quiet 1h)"
+    );
+    assert_eq!(
+        report,
+        "table orders\n\
+         \x20 full export 01763625600000-5a1e0b7c: the table at 2025-11-20T08:00:00.000000Z, 5 rows\n\
+         \x20 incremental export 01763640600000-9e1f2a3b: the changes in [2025-11-20T10:05:00.000000Z, \
+         2025-11-20T12:00:00.000000Z), NEW_AND_OLD_IMAGES, 4 of 4 rows in the lake\n\
+         \x20 stream: 7 rows from 2025-11-20T09:59:59.100000Z to 2025-11-20T10:00:04.000000Z\n\
+         \x20 HOLE from 2025-11-20T08:00:00.000000Z to 2025-11-20T09:59:59.100000Z (1h 59m 59.1s): \
+         nothing between full export 01763625600000-5a1e0b7c and the stream\n"
+    );
+    // A table that is quiet for up to two hours has no hole here: the stream's last row at
+    // 10:00:04 and the incremental export from 10:05 are less apart.
+    let out = coverage(lake, &["--max-quiet", "2h", "--table", "orders"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .ends_with("  no holes\n"));
+    // ...but with a max quiet of a minute, the 5 minutes between them are a hole too.
+    let report = String::from_utf8(coverage(lake, &["--max-quiet", "1m"]).stdout).unwrap();
+    assert!(
+        report.contains(
+            "HOLE from 2025-11-20T10:00:04.000000Z to 2025-11-20T10:05:00.000000Z (4m 56s): \
+         nothing between the stream and incremental export 01763640600000-9e1f2a3b"
+        ),
+        "{report}"
+    );
+
+    // An incremental export whose rows are not all in the lake is reported, and covers nothing.
+    let hour11 = files(lake)
+        .into_iter()
+        .find(|f| f.contains("hour=11/ddb-lake-backfill"))
+        .unwrap();
+    std::fs::remove_file(lake.join(hour11)).unwrap();
+    let out = coverage(lake, &["--max-quiet", "2h"]);
+    assert!(!out.status.success());
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        report.contains(
+            "INCOMPLETE incremental export 01763640600000-9e1f2a3b: only 2 of its 4 rows are in \
+             the lake (load it again)"
+        ),
+        "{report}"
+    );
+
+    // Unknown tables and lakes without rows are errors, not empty reports.
+    let line = failure(coverage(lake, &["--table", "nope"]));
+    assert!(line.contains("holds no table nope"), "{line}");
+    let line = failure(coverage(&dir.path().join("nowhere"), &[]));
+    assert!(line.contains("cannot read the lake's rows"), "{line}");
+    let out = coverage(lake, &["--max-quiet", "soon"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-quiet"));
 }

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use ddb_lake::config::Config;
 use ddb_lake::firehose::transform_event;
 use ddb_lake::reingest::{fit_and_put_back, KinesisApi};
-use ddb_lake::{lake_cli, report, sample_event};
+use ddb_lake::{coverage, lake_cli, report, sample_event};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +50,9 @@ enum Command {
     /// rows inserted at the export time, so the stream's later changes override them; an
     /// incremental export's changes as INSERT/MODIFY/REMOVE rows at their own change times.
     Backfill(lake_cli::BackfillArgs),
+    /// Report, per table, the time the local lake covers from full exports, incremental exports
+    /// and the stream, and any hole between them; fails when the current state may miss changes.
+    Coverage(coverage::CoverageArgs),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +113,7 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Replay(args) => lake_cli::replay(args),
         Command::Backfill(args) => lake_cli::backfill_command(args),
+        Command::Coverage(args) => coverage::coverage_command(args),
     }
 }
 
