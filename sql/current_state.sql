@@ -1,7 +1,10 @@
 -- The current state of the DynamoDB table, from its change rows: per primary key the latest row
 -- by _event_time, a change delivered more than once (same _event_id) counted once, and keys whose
 -- latest change is a delete (REMOVE, including TTL expiry) left out. Rows loaded by
--- `ddb-lake backfill` are INSERTs at the export time, so every later change overrides them.
+-- `ddb-lake backfill` from a full export are INSERTs at the export time, so every later change
+-- overrides them; an incremental export's rows are changes at their own times. At equal times a
+-- stream row (it has a sequence number) comes first, and a full export's row (_event_id
+-- 'export:…', the table as it was) after every change: the change is never older than it.
 --
 -- Athena SQL over the stacks' Glue table (defaults: database ddb_lake, table orders_changes,
 -- keys pk and sk); the stacks save the same query as the named query
@@ -18,7 +21,8 @@ ranked AS (
            PARTITION BY "pk", "sk"
            ORDER BY _event_time DESC,
                     length(_kinesis_sequence_number) DESC,
-                    _kinesis_sequence_number DESC
+                    _kinesis_sequence_number DESC,
+                    _event_id LIKE 'export:%'
          ) AS recency
   FROM deduplicated
   WHERE copy_number = 1
