@@ -1,9 +1,11 @@
 -- The current state of the DynamoDB table, from its change rows: per primary key the latest row
 -- by _event_time, a change delivered more than once (same _event_id) counted once, and keys whose
 -- latest change is a delete (REMOVE, including TTL expiry) left out. Rows loaded by
--- `ddb-lake backfill` are INSERTs at the export time, so every later change overrides them.
--- Changes with the same _event_time go by the stream's sequence number: the Kinesis one, or the
--- DynamoDB stream's, whose change times have whole seconds only.
+-- `ddb-lake backfill` from a full export are INSERTs at the export time, so every later change
+-- overrides them; an incremental export's rows are changes at their own times. At equal times a
+-- stream row comes first, by its sequence number (the Kinesis one, or the DynamoDB stream's, whose
+-- change times have whole seconds only), and a full export's row (_event_id 'export:…', the table
+-- as it was) after every change: the change is never older than it.
 --
 -- Athena SQL over the stacks' Glue table (defaults: database ddb_lake, table orders_changes,
 -- keys pk and sk); the stacks save the same query as the named query
@@ -20,7 +22,8 @@ ranked AS (
            PARTITION BY "pk", "sk"
            ORDER BY _event_time DESC,
                     length(coalesce(_kinesis_sequence_number, _stream_sequence_number)) DESC,
-                    coalesce(_kinesis_sequence_number, _stream_sequence_number) DESC
+                    coalesce(_kinesis_sequence_number, _stream_sequence_number) DESC,
+                    _event_id LIKE 'export:%'
          ) AS recency
   FROM deduplicated
   WHERE copy_number = 1

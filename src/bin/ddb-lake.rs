@@ -2,7 +2,7 @@
 //! puts records back on the source stream, as the Lambda does, when a response would not fit.
 
 use clap::{Parser, Subcommand};
-use ddb_lake::lake::{cli as lake_cli, event_builder};
+use ddb_lake::lake::{cli as lake_cli, coverage, event_builder};
 use ddb_lake::reingest::{fit_and_put_back, KinesisApi, ReingestError};
 use ddb_lake::telemetry::logs;
 use ddb_lake::{transform_event, Config, ConfigError, EventError};
@@ -46,9 +46,13 @@ enum Command {
     /// batches and write a local lake in the stacks' S3 layout, failed records under the error
     /// prefix; with the Lambda's settings.
     Replay(lake_cli::ReplayArgs),
-    /// Load a DynamoDB export to S3 (DYNAMODB_JSON) into a local lake: each item a row as if
-    /// inserted at the export time, so the stream's later changes override it.
+    /// Load a DynamoDB export to S3 (DYNAMODB_JSON) into a local lake: a full export's items as
+    /// rows inserted at the export time, so the stream's later changes override them; an
+    /// incremental export's changes as INSERT/MODIFY/REMOVE rows at their own change times.
     Backfill(lake_cli::BackfillArgs),
+    /// Report, per table, the time the local lake covers from full exports, incremental exports
+    /// and the stream, and any hole between them; fails when the current state may miss changes.
+    Coverage(coverage::CoverageArgs),
 }
 
 /// Why a command failed. `main` prints it on one line followed by every `source()` under it
@@ -134,6 +138,7 @@ fn run(command: Command) -> Result<(), CliError> {
         }
         Command::Replay(args) => lake_cli::replay(args).map_err(CliError::Lake),
         Command::Backfill(args) => lake_cli::backfill_command(args).map_err(CliError::Lake),
+        Command::Coverage(args) => coverage::coverage_command(args).map_err(CliError::Lake),
     }
 }
 

@@ -1,31 +1,39 @@
-//! `ddb-lake backfill`: a DynamoDB export's items into the lake as the rows the stream would have
-//! written had each item just been inserted, so the lake starts from the table's state at the
-//! export time and the stream's later changes override it.
+//! `ddb-lake backfill`: a DynamoDB export's lines into the lake as the rows the stream would have
+//! written, through the same [`RowWriter`] the Lambda uses (`_table_name` and `_aws_region` from
+//! the table ARN, no Kinesis columns).
 //!
-//! Each item becomes a row through the same [`RowWriter`] the Lambda uses, with
-//! * `_event_name` `INSERT`, `_event_time` the export time (`exportTime`: the point in time the
-//!   export shows), `_table_name` and `_aws_region` from the table ARN, no Kinesis columns;
+//! A full export's items become `INSERT`s at the export time, so the lake starts from the
+//! table's state at the export time and the stream's later changes override it:
+//! * `_event_time` the export time (`exportTime`: the point in time the export shows), all rows
+//!   in its partition;
 //! * `_event_id` `export:<ExportId>:<data file>:<line>`: unique by construction and the same
 //!   every time the same export is loaded, so loading it twice adds nothing to the current state
 //!   (duplicate `_event_id`s are ignored), and a row can be traced to its line in the export.
 //!
-//! All rows land in the partition of the export time. An item that cannot be made a row goes,
-//! with its line base64-encoded, to `<error prefix>backfill-failed/…` in Firehose's error format,
-//! `errorCode` the reason code (`column_collision`, …).
+//! An incremental export's lines become the changes they record ([`crate::lake::export_record`]):
+//! * `_event_name` from the line's shape, `_is_deleted` for a `REMOVE`; `_expired_by_ttl` false
+//!   (the export does not say who deleted an item);
+//! * `_event_time` the line's `WriteTimestampMicros`, each row in the partition of its own change
+//!   time, so a gap in the stream is filled where the stream would have filled it;
+//! * `_event_id` `incremental-export:<ExportId>:<data file>:<line>`, stable like a full export's.
+//!
+//! A line that cannot be made a row goes, base64-encoded, to `<error prefix>backfill-failed/…`
+//! in Firehose's error format, `errorCode` the reason code (`column_collision`, …), filed (like
+//! every object of the run) under the export time.
 
 use crate::config::Config;
-use crate::lake::export::{Export, ExportError};
+use crate::lake::export::{Export, ExportError, ExportItem, ExportType};
+use crate::lake::export_record::{incremental_change, item_image};
 use crate::lake::writer::{FailedRecord, LakeError, LakeWriter};
 use crate::record::change_record::EventName;
-use crate::record::error::{describe_json_error, RecordError};
+use crate::record::error::RecordError;
 use crate::record::event_time::{EventTime, Precision};
 use crate::record::partition::PartitionKeys;
 use crate::record::row::{RowMeta, RowWriter, StreamPosition};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use thiserror::Error;
 
 /// The error-output-type folder of items that could not be made rows.
@@ -50,14 +58,103 @@ pub enum BackfillError {
     ExportTime,
 }
 
-/// One line of a `DYNAMODB_JSON` export.
-#[derive(Deserialize)]
-struct ItemLine<'a> {
-    #[serde(rename = "Item", borrow)]
-    item: &'a RawValue,
+/// `_event_id` of a full export's rows: `export:<ExportId>:<data file>:<line>`.
+pub const FULL_EXPORT_EVENT_ID: &str = "export";
+/// `_event_id` of an incremental export's rows: `incremental-export:<ExportId>:<data file>:<line>`.
+pub const INCREMENTAL_EXPORT_EVENT_ID: &str = "incremental-export";
+
+/// Makes the rows of one export's lines, reusing its buffers.
+pub struct ExportRows<'e> {
+    export: &'e Export,
+    rows: RowWriter,
+    /// The export time, where a full export's rows (and every failed line) are filed.
+    export_time: EventTime,
+    /// The partition of the export time.
+    export_partition: String,
+    /// The partition of the last change time, to skip rebuilding it for the next row.
+    partition: String,
+    partition_hour: Option<(u32, u32, u32, u32)>,
+    event_id: String,
 }
 
-/// Writes every item of `export` into `lake`. `progress` is called after each item.
+impl<'e> ExportRows<'e> {
+    pub fn new(export: &'e Export, config: &Config) -> Result<ExportRows<'e>, BackfillError> {
+        let export_time = EventTime::from_creation_time(
+            export.export_time_ms.saturating_mul(1000),
+            Some(Precision::Microsecond),
+        )
+        .map_err(|_| BackfillError::ExportTime)?;
+        Ok(ExportRows {
+            export,
+            rows: RowWriter::new(config),
+            export_time,
+            export_partition: partition_of(&export.table_name, export_time),
+            partition: String::new(),
+            partition_hour: None,
+            event_id: String::new(),
+        })
+    }
+
+    /// The row of one line, and the partition (`table=…/year=…/…/hour=…/`) it goes to.
+    pub fn row(&mut self, item: &ExportItem) -> Result<(&str, &[u8]), RecordError> {
+        let export = self.export;
+        self.event_id.clear();
+        let (kind, event_name, time, image) = match &export.export_type {
+            ExportType::Full => (
+                FULL_EXPORT_EVENT_ID,
+                EventName::Insert,
+                self.export_time,
+                item_image(&item.text)?,
+            ),
+            ExportType::Incremental(window) => {
+                let change = incremental_change(&item.text, window.view)?;
+                (
+                    INCREMENTAL_EXPORT_EVENT_ID,
+                    change.event_name,
+                    change.time,
+                    change.image,
+                )
+            }
+        };
+        // Writing into a String cannot fail.
+        let _ = write!(
+            self.event_id,
+            "{kind}:{}:{}:{}",
+            export.export_id, export.files[item.file].stem, item.line
+        );
+        let meta = RowMeta {
+            event_name,
+            event_id: &self.event_id,
+            time,
+            table_name: &export.table_name,
+            aws_region: &export.region,
+            expired_by_ttl: false,
+            position: StreamPosition::default(),
+        };
+        let row = self.rows.write(&meta, image.get())?;
+        let partition = if time == self.export_time {
+            &self.export_partition
+        } else {
+            let hour = (time.year(), time.month(), time.day(), time.hour());
+            if self.partition_hour != Some(hour) {
+                self.partition = partition_of(&export.table_name, time);
+                self.partition_hour = Some(hour);
+            }
+            &self.partition
+        };
+        Ok((partition, row))
+    }
+}
+
+fn partition_of(table: &str, time: EventTime) -> String {
+    PartitionKeys {
+        table: table.into(),
+        time,
+    }
+    .s3_prefix()
+}
+
+/// Writes every line of `export` into `lake`. `progress` is called after each line.
 pub fn backfill(
     export: &Export,
     config: &Config,
@@ -65,44 +162,17 @@ pub fn backfill(
     verify_checksums: bool,
     mut progress: impl FnMut(&BackfillStats),
 ) -> Result<BackfillStats, BackfillError> {
-    let time = EventTime::from_creation_time(
-        export.export_time_ms.saturating_mul(1000),
-        Some(Precision::Microsecond),
-    )
-    .map_err(|_| BackfillError::ExportTime)?;
-    let partition = PartitionKeys {
-        table: export.table_name.as_str().into(),
-        time,
-    }
-    .s3_prefix();
-    let mut rows = RowWriter::new(config);
+    let mut rows = ExportRows::new(export, config)?;
     let mut stats = BackfillStats::default();
-    let mut event_id = String::new();
     let mut raw_data = String::new();
     for item in export.items(verify_checksums) {
         let item = item?;
         stats.items += 1;
-        event_id.clear();
-        // Writing into a String cannot fail.
-        let _ = std::fmt::Write::write_fmt(
-            &mut event_id,
-            format_args!(
-                "export:{}:{}:{}",
-                export.export_id, export.files[item.file].stem, item.line
-            ),
-        );
-        let meta = RowMeta {
-            event_name: EventName::Insert,
-            event_id: &event_id,
-            time,
-            table_name: &export.table_name,
-            aws_region: &export.region,
-            expired_by_ttl: false,
-            position: StreamPosition::default(),
-        };
-        match item_image(&item.text).and_then(|image| rows.write(&meta, image.get())) {
-            Ok(row) => {
-                lake.write_row(&partition, export.export_time_ms, row)?;
+        match rows.row(&item) {
+            Ok((partition, row)) => {
+                // Every object of the run is timed by the export time, as Firehose times them
+                // by arrival: rows in any order then fill objects by size only.
+                lake.write_row(partition, export.export_time_ms, row)?;
                 stats.ok += 1;
             }
             Err(reason) => {
@@ -123,35 +193,4 @@ pub fn backfill(
         progress(&stats);
     }
     Ok(stats)
-}
-
-/// The typed-JSON image of an export line `{"Item":{…}}`.
-fn item_image(line: &[u8]) -> Result<&RawValue, RecordError> {
-    let text = std::str::from_utf8(line).map_err(|_| RecordError::NotUtf8)?;
-    let parsed: ItemLine = serde_json::from_str(text).map_err(|e| {
-        let reason = describe_json_error(&e);
-        if e.is_data() {
-            RecordError::Envelope(format!("not an export item ({reason})"))
-        } else {
-            RecordError::NotJson(reason)
-        }
-    })?;
-    Ok(parsed.item)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn item_lines() {
-        let image = item_image(br#"{"Item":{"pk":{"S":"a"}}}"#).unwrap();
-        assert_eq!(image.get(), r#"{"pk":{"S":"a"}}"#);
-        assert_eq!(item_image(b"{\"Item\":").unwrap_err().code(), "not_json");
-        assert_eq!(
-            item_image(b"{\"pk\":1}").unwrap_err().code(),
-            "bad_envelope"
-        );
-        assert_eq!(item_image(b"\xff").unwrap_err(), RecordError::NotUtf8);
-    }
 }

@@ -3,7 +3,8 @@
 
 use crate::config::Config;
 use crate::lake::backfill::backfill;
-use crate::lake::export::Export;
+use crate::lake::coverage::ExportRecord;
+use crate::lake::export::{Export, ExportType};
 use crate::lake::replay::{BatchLimits, Replay};
 use crate::lake::writer::{LakeSettings, LakeSummary, LakeWriter};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -56,7 +57,8 @@ pub struct ReplayArgs {
 #[derive(Debug, clap::Args)]
 pub struct BackfillArgs {
     /// The export's folder, as downloaded from `<export prefix>/AWSDynamoDB/<ExportId>/`: it holds
-    /// manifest-summary.json, manifest-files.json and data/.
+    /// manifest-summary.json, manifest-files.json and data/ (an incremental export's data files
+    /// may instead be in the shared ../data/, as its manifest says).
     pub export: PathBuf,
     #[command(flatten)]
     pub lake: LakeArgs,
@@ -169,16 +171,42 @@ pub fn backfill_command(args: BackfillArgs) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let summary = lake.finish().map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    let mut text = format!(
-        "backfilled {} items of table {} as of {} (export {}): {}, {} failed{}\n",
-        stats.items,
-        export.table_name,
-        export.export_time,
-        export.export_id,
-        plural(stats.ok, "row", "rows"),
-        stats.failed,
-        reasons(&stats.failures)
-    );
+    let mut text = match &export.export_type {
+        ExportType::Full => format!(
+            "backfilled {} items of table {} as of {} (export {}): {}, {} failed{}\n",
+            stats.items,
+            export.table_name,
+            export.export_time,
+            export.export_id,
+            plural(stats.ok, "row", "rows"),
+            stats.failed,
+            reasons(&stats.failures)
+        ),
+        ExportType::Incremental(window) => format!(
+            "backfilled {} changes of table {} in [{}, {}) (incremental export {}, {}): {}, {} failed{}\n",
+            stats.items,
+            export.table_name,
+            window.from,
+            window.to,
+            export.export_id,
+            window.view.as_str(),
+            plural(stats.ok, "row", "rows"),
+            stats.failed,
+            reasons(&stats.failures)
+        ),
+    };
+    // The incremental export's window, for `ddb-lake coverage`: its rows alone do not tell it.
+    if let Some(record) = ExportRecord::of(&export, &stats) {
+        let path = record
+            .write(&args.lake.lake, &settings.table_prefix)
+            .map_err(|e| {
+                format!(
+                    "cannot write the export's record in {}: {e}",
+                    args.lake.lake.display()
+                )
+            })?;
+        text += &format!("recorded the export's window in {}\n", path.display());
+    }
     text += &lake_text(&args.lake.lake, &settings, &summary);
     text += &speed_text(stats.items, "items", started.elapsed());
     print(&text);

@@ -7,6 +7,14 @@
 //! data/<name>.json.gz     gzip'd JSON lines: {"Item":{<attribute>:{<type>:<value>}…}}
 //! ```
 //!
+//! A full export (`exportType` `FULL_EXPORT`, or none) shows the table at `exportTime`. An
+//! incremental export (`INCREMENTAL_EXPORT`) holds the items changed in
+//! [`exportFromTime`, `exportToTime`), one line per item in the `outputView` it was made with
+//! (see [`crate::lake::export_record`]). Its data files may sit in the export prefix's shared
+//! `AWSDynamoDB/data/` folder rather than under the export's own folder: the manifest's
+//! `dataFileS3Key` says which, and the local copy is looked for at the same place relative to the
+//! export folder ("DynamoDB table export output format", Amazon DynamoDB Developer Guide).
+//!
 //! The manifests are read and checked up front; the items are then streamed one line at a time
 //! ([`Export::items`]), so an export of any size is read in constant memory. Each data file's MD5
 //! is checked before its items are read, and its item count after.
@@ -32,9 +40,9 @@ pub enum ExportError {
     },
     #[error("{path} is not a DynamoDB export manifest: {reason}")]
     Manifest { path: PathBuf, reason: String },
-    #[error("the export is in {0} format; only DYNAMODB_JSON full exports can be loaded (export the table again with ExportFormat DYNAMODB_JSON)")]
+    #[error("the export is in {0} format; only DYNAMODB_JSON exports can be loaded (export the table again with ExportFormat DYNAMODB_JSON)")]
     UnsupportedFormat(String),
-    #[error("the export is an {0}; only full exports can be loaded (an incremental export holds changes, not the table)")]
+    #[error("the export is an {0}; only FULL_EXPORT and INCREMENTAL_EXPORT exports can be loaded")]
     UnsupportedType(String),
     #[error("{what} should hold {expected} items by its manifest, but holds {found}: the export is incomplete or not this export's")]
     ItemCount {
@@ -51,13 +59,22 @@ pub enum ExportError {
 #[serde(rename_all = "camelCase")]
 struct SummaryJson {
     export_arn: String,
-    export_time: String,
+    /// Full exports only.
+    #[serde(default)]
+    export_time: Option<String>,
     table_arn: String,
     item_count: u64,
     #[serde(default)]
     output_format: Option<String>,
     #[serde(default)]
     export_type: Option<String>,
+    /// Incremental exports only.
+    #[serde(default)]
+    export_from_time: Option<String>,
+    #[serde(default)]
+    export_to_time: Option<String>,
+    #[serde(default)]
+    output_view: Option<String>,
 }
 
 /// One line of `manifest-files.json`.
@@ -84,6 +101,55 @@ pub struct DataFile {
     pub md5_checksum: Option<String>,
 }
 
+/// Which kind of export, from `exportType`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportType {
+    /// `FULL_EXPORT`: the table at `exportTime`; each line `{"Item":{…}}`.
+    Full,
+    /// `INCREMENTAL_EXPORT`: the items changed in a time window, each line one item's change.
+    Incremental(IncrementalWindow),
+}
+
+/// What an incremental export covers, from its `manifest-summary.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncrementalWindow {
+    /// `exportFromTime`, inclusive: epoch milliseconds, and as written in the manifest.
+    pub from_ms: u64,
+    pub from: String,
+    /// `exportToTime`, exclusive.
+    pub to_ms: u64,
+    pub to: String,
+    pub view: OutputView,
+}
+
+/// `outputView` of an incremental export (the request's `ExportViewType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputView {
+    /// `NEW_AND_OLD_IMAGES`, the default: an update carries `OldImage` and `NewImage`.
+    NewAndOldImages,
+    /// `NEW_IMAGE`: no `OldImage`, so an insert and an update look the same.
+    NewImage,
+}
+
+impl OutputView {
+    /// The manifest's name. The API reference spells the second `NEW_IMAGES` in its prose and
+    /// `NEW_IMAGE` in its valid values; both are read.
+    pub fn from_name(name: &str) -> Option<OutputView> {
+        match name {
+            "NEW_AND_OLD_IMAGES" => Some(OutputView::NewAndOldImages),
+            "NEW_IMAGE" | "NEW_IMAGES" => Some(OutputView::NewImage),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputView::NewAndOldImages => "NEW_AND_OLD_IMAGES",
+            OutputView::NewImage => "NEW_IMAGE",
+        }
+    }
+}
+
 /// A checked export: what it is, and where its items are.
 #[derive(Debug, Clone)]
 pub struct Export {
@@ -93,9 +159,12 @@ pub struct Export {
     pub table_arn: String,
     pub table_name: String,
     pub region: String,
-    /// The point in time the export shows, epoch milliseconds, and as written in the manifest.
+    /// The point in time the export shows, epoch milliseconds, and as written in the manifest:
+    /// `exportTime` for a full export, `exportToTime` (the end of its window) for an incremental
+    /// one.
     pub export_time_ms: u64,
     pub export_time: String,
+    pub export_type: ExportType,
     pub item_count: u64,
     pub files: Vec<DataFile>,
 }
@@ -112,10 +181,11 @@ impl Export {
             None | Some("DYNAMODB_JSON") => {}
             Some(other) => return Err(ExportError::UnsupportedFormat(other.to_owned())),
         }
-        match summary.export_type.as_deref() {
-            None | Some("FULL_EXPORT") => {}
+        let export_type = match summary.export_type.as_deref() {
+            None | Some("FULL_EXPORT") => ExportType::Full,
+            Some("INCREMENTAL_EXPORT") => ExportType::Incremental(window(&summary, &summary_path)?),
             Some(other) => return Err(ExportError::UnsupportedType(other.to_owned())),
-        }
+        };
         let export_id = summary
             .export_arn
             .rsplit_once("/export/")
@@ -130,10 +200,19 @@ impl Export {
                     "tableArn is not arn:aws:dynamodb:<region>:<account>:table/<name>".into(),
                 )
             })?;
-        let export_time_ms = chrono::DateTime::parse_from_rfc3339(&summary.export_time)
-            .ok()
-            .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
-            .ok_or_else(|| manifest(&summary_path, "exportTime is not an RFC 3339 time".into()))?;
+        let (export_time_ms, export_time) = match &export_type {
+            ExportType::Full => {
+                let text = summary.export_time.clone().unwrap_or_default();
+                let ms = epoch_ms(&text).ok_or_else(|| {
+                    manifest(
+                        &summary_path,
+                        "exportTime is missing or not an RFC 3339 time".into(),
+                    )
+                })?;
+                (ms, text)
+            }
+            ExportType::Incremental(w) => (w.to_ms, w.to.clone()),
+        };
 
         let files_path = dir.join(FILES_FILE);
         let text = std::fs::read_to_string(&files_path).map_err(|e| io(&files_path, e))?;
@@ -155,7 +234,12 @@ impl Export {
                 )
             })?;
             files.push(DataFile {
-                path: dir.join("data").join(name),
+                path: match export_type {
+                    ExportType::Full => dir.join("data").join(name),
+                    ExportType::Incremental(_) => {
+                        incremental_data_path(dir, &export_id, &entry.data_file_s3_key, name)
+                    }
+                },
                 stem: name.trim_end_matches(".json.gz").to_owned(),
                 key: entry.data_file_s3_key,
                 item_count: entry.item_count,
@@ -177,7 +261,8 @@ impl Export {
             table_name,
             region,
             export_time_ms,
-            export_time: summary.export_time,
+            export_time,
+            export_type,
             item_count: summary.item_count,
             files,
         })
@@ -327,6 +412,69 @@ impl Items<'_> {
     }
 }
 
+/// The window of an incremental export's summary.
+fn window(summary: &SummaryJson, path: &Path) -> Result<IncrementalWindow, ExportError> {
+    let time = |field: &str, value: &Option<String>| {
+        let text = value.clone().unwrap_or_default();
+        epoch_ms(&text)
+            .map(|ms| (ms, text))
+            .ok_or_else(|| manifest(path, format!("{field} is missing or not an RFC 3339 time")))
+    };
+    let (from_ms, from) = time("exportFromTime", &summary.export_from_time)?;
+    let (to_ms, to) = time("exportToTime", &summary.export_to_time)?;
+    if to_ms <= from_ms {
+        return Err(manifest(
+            path,
+            "exportToTime is not after exportFromTime".into(),
+        ));
+    }
+    // The API's default view type.
+    let view = match summary.output_view.as_deref() {
+        None => OutputView::NewAndOldImages,
+        Some(name) => OutputView::from_name(name).ok_or_else(|| {
+            manifest(
+                path,
+                "outputView is neither NEW_AND_OLD_IMAGES nor NEW_IMAGE".into(),
+            )
+        })?,
+    };
+    Ok(IncrementalWindow {
+        from_ms,
+        from,
+        to_ms,
+        to,
+        view,
+    })
+}
+
+/// An RFC 3339 time as epoch milliseconds (none before 1970).
+fn epoch_ms(text: &str) -> Option<u64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+}
+
+/// Where the local copy of an incremental export's data file is: `<export folder>/data/<name>`
+/// when its key is under the export's own folder (`…/AWSDynamoDB/<ExportId>/data/`), else
+/// `<export folder>/../data/<name>`, the export prefix's shared `AWSDynamoDB/data/` folder as a
+/// recursive copy of the prefix lays it out.
+fn incremental_data_path(dir: &Path, export_id: &str, key: &str, name: &str) -> PathBuf {
+    let own_folder = key
+        .strip_suffix(name)
+        .and_then(|k| k.strip_suffix("/data/"))
+        .is_some_and(|folder| {
+            folder == export_id
+                || folder
+                    .strip_suffix(export_id)
+                    .is_some_and(|k| k.ends_with('/'))
+        });
+    if own_folder {
+        dir.join("data").join(name)
+    } else {
+        dir.join("..").join("data").join(name)
+    }
+}
+
 /// The file name of `…/data/<name>.json.gz`, if it is a plain file name.
 fn data_file_name(key: &str) -> Option<&str> {
     let (folder, name) = key.rsplit_once('/')?;
@@ -391,5 +539,26 @@ mod tests {
         );
         assert_eq!(data_file_name("data/x.json"), None);
         assert_eq!(data_file_name("elsewhere/x.json.gz"), None);
+    }
+
+    #[test]
+    fn incremental_data_files_are_found_where_their_key_says() {
+        let dir = Path::new("exports/AWSDynamoDB/0176-ab");
+        let own = dir.join("data").join("x.json.gz");
+        let shared = dir.join("..").join("data").join("x.json.gz");
+        for (key, path) in [
+            ("exports/AWSDynamoDB/0176-ab/data/x.json.gz", &own),
+            ("AWSDynamoDB/0176-ab/data/x.json.gz", &own),
+            ("0176-ab/data/x.json.gz", &own),
+            ("exports/AWSDynamoDB/data/x.json.gz", &shared),
+            ("data/x.json.gz", &shared),
+            ("exports/AWSDynamoDB/10176-ab/data/x.json.gz", &shared),
+        ] {
+            assert_eq!(
+                &incremental_data_path(dir, "0176-ab", key, "x.json.gz"),
+                path,
+                "{key}"
+            );
+        }
     }
 }

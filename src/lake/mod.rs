@@ -7,7 +7,9 @@
 
 pub mod backfill;
 pub mod cli;
+pub mod coverage;
 pub mod event_builder;
 pub mod export;
+pub mod export_record;
 pub mod replay;
 pub mod writer;

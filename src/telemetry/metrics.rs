@@ -46,8 +46,7 @@ impl InvocationMetrics {
     pub fn emf_line(&self, function_name: &str, at: SystemTime) -> String {
         let timestamp_ms = epoch_millis(at);
         let metric = |name: &str, unit: &str| json!({"Name": name, "Unit": unit});
-        // The record counts are named after the results Firehose is told.
-        let mut line = json!({
+        json!({
             "_aws": {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
@@ -55,9 +54,9 @@ impl InvocationMetrics {
                     "Dimensions": [["FunctionName"]],
                     "Metrics": [
                         metric("Records", "Count"),
-                        metric(RecordResult::Ok.as_str(), "Count"),
-                        metric(RecordResult::ProcessingFailed.as_str(), "Count"),
-                        metric(RecordResult::Dropped.as_str(), "Count"),
+                        metric("Ok", "Count"),
+                        metric("ProcessingFailed", "Count"),
+                        metric("Dropped", "Count"),
                         metric("BytesIn", "Bytes"),
                         metric("BytesOut", "Bytes"),
                         metric("Duration", "Milliseconds"),
@@ -66,18 +65,14 @@ impl InvocationMetrics {
             },
             "FunctionName": function_name,
             "Records": self.records,
+            "Ok": self.ok,
+            "ProcessingFailed": self.processing_failed,
+            "Dropped": self.dropped,
             "BytesIn": self.bytes_in,
             "BytesOut": self.bytes_out,
             "Duration": self.duration.as_secs_f64() * 1000.0,
-        });
-        for (result, count) in [
-            (RecordResult::Ok, self.ok),
-            (RecordResult::ProcessingFailed, self.processing_failed),
-            (RecordResult::Dropped, self.dropped),
-        ] {
-            line[result.as_str()] = json!(count);
-        }
-        line.to_string()
+        })
+        .to_string()
     }
 }
 

@@ -2,7 +2,7 @@
 function really emits.
 
 The `ProcessingFailed` alarm reads the function's Embedded Metric Format line, whose namespace,
-dimension and metric names are written in `src/metrics.rs`: they are parsed from there, so renaming
+dimension and metric names are written in `src/telemetry/metrics.rs`: they are parsed from there, so renaming
 a metric, the namespace or the dimension on either side (Rust or templates) fails here instead of
 leaving an alarm on a metric that never gets data. The other two alarms watch AWS metrics of the
 stack's function and delivery stream; with ChangeSource DynamoDBStreams two more watch the pipe:
@@ -17,7 +17,7 @@ import pytest
 from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
-METRICS_RS = ROOT / "src" / "metrics.rs"
+METRICS_RS = ROOT / "src" / "telemetry" / "metrics.rs"
 ALARM = "AWS::CloudWatch::Alarm"
 
 
@@ -31,17 +31,17 @@ SINGLE, PRODUCER, CONSUMER = (template(f"lake-{n}.yaml") for n in ("single-accou
 WITH_LAMBDA = pytest.mark.parametrize("t", [SINGLE, PRODUCER], ids=["single", "producer"])
 
 
-# ------------------------------------------------------------------ what src/metrics.rs emits
+# ------------------------------------------------------------------ what src/telemetry/metrics.rs emits
 
 def emf() -> dict:
     """Namespace, dimension names, declared metrics and the metric carrying the failed-record count."""
     source = METRICS_RS.read_text()
     namespace = re.search(r'pub const NAMESPACE: &str = "([^"]+)";', source)
-    assert namespace, "NAMESPACE constant not found in src/metrics.rs"
+    assert namespace, "NAMESPACE constant not found in src/telemetry/metrics.rs"
     dimensions = re.search(r'"Dimensions":\s*\[\[([^\]]*)\]\]', source)
-    assert dimensions, '"Dimensions" not found in the EMF line of src/metrics.rs'
+    assert dimensions, '"Dimensions" not found in the EMF line of src/telemetry/metrics.rs'
     declared = re.findall(r'metric\("(\w+)",\s*"\w+"\)', source)
-    assert declared, "no metric(...) declarations found in src/metrics.rs"
+    assert declared, "no metric(...) declarations found in src/telemetry/metrics.rs"
     failed = re.findall(r'"(\w+)":\s*self\.processing_failed\b', source)
     assert len(failed) == 1, "expected one EMF member holding self.processing_failed"
     return {
@@ -56,7 +56,7 @@ EMF = emf()
 
 
 def test_metrics_rs_parses_to_what_the_alarm_expects():
-    # Guards the regexes above: if these change, src/metrics.rs changed and so must the alarms.
+    # Guards the regexes above: if these change, src/telemetry/metrics.rs changed and so must the alarms.
     assert EMF["namespace"] == "DdbLake"
     assert EMF["dimensions"] == ["FunctionName"]
     assert EMF["processing_failed"] == "ProcessingFailed"
