@@ -14,7 +14,7 @@ use crate::record::partition::PARTITION_KEYS;
 use crate::record::row::METADATA_COLUMNS;
 use flate2::read::MultiGzDecoder;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use thiserror::Error;
 
 /// One column of a table over the lake.
@@ -281,16 +281,6 @@ impl Catalog {
         bytes: &[u8],
     ) -> Result<ObjectReport, std::io::Error> {
         self.table_mut(source_table).observe_object(bytes)
-    }
-
-    /// Reads rows from `reader` into `source_table`'s schema (plain newline-delimited JSON).
-    pub fn observe_reader(
-        &mut self,
-        source_table: &str,
-        reader: impl Read,
-    ) -> Result<ObjectReport, std::io::Error> {
-        self.table_mut(source_table)
-            .observe_lines(BufReader::new(reader))
     }
 }
 
