@@ -1,77 +1,292 @@
 #!/usr/bin/env python3
 """Runs Athena SQL on a local lake (written by `ddb-lake replay` / `backfill`) with DuckDB.
 
-usage: lake_sql.py --lake DIR [--template YAML] (FILE.sql | 'SQL text')...
+usage: lake_sql.py --lake DIR [--schema FILE] [--table-prefix PREFIX] (FILE.sql | 'SQL text')...
 
-Each statement is translated from Athena SQL with sqlglot. The Glue table the stacks create,
-"ddb_lake"."orders_changes", is a DuckDB view reading DIR/<TablePrefix>**/*.gz with the Glue
-table's own columns, types and partition keys, taken from the stack template: like Athena's JSON
-SerDe, a column a row lacks is NULL and an attribute the table lacks is not seen. The arguments
-run in order (an existing .sql file, or else the text itself); the rows of each one's last
-statement are printed as a table.
+Each statement is translated from Athena SQL with sqlglot. Every Glue table `ddb-lake schema`
+defines for the lake (its output for DIR, or a saved copy given with --schema) is a DuckDB view
+"ddb_lake"."<table>" reading DIR/<TablePrefix>table=<source>/**/*.gz as Athena's OpenX JSON
+SerDe reads it under that definition: the same columns and types, the partition keys as strings,
+each column reading the JSON key its `mapping.<column>` names (case-sensitively, as
+`case.insensitive` = false says), its value converted by the SerDe's rules (Trino's reader, which
+Athena engine 3 runs): decimals exactly, a number in a `string` column as its canonical text, a
+value a type cannot hold an error as in Athena. A column a row lacks is NULL and an attribute the
+table lacks is not seen. The arguments run in order (an existing .sql file, or else the text
+itself); the rows of each one's last statement are printed as a table.
 
-Needs duckdb, sqlglot and cfn-lint (all in requirements-dev.txt: `source scripts/python-env.sh`).
+Needs duckdb and sqlglot (requirements-demo.txt: `source scripts/python-env.sh`), and the
+ddb-lake binary unless --schema is given (--ddb-lake, $DDB_LAKE, or cargo's target folder).
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import os
+import re
+import subprocess
 import sys
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from pathlib import Path
 
 import duckdb
 import sqlglot
-from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TEMPLATE = ROOT / "cloudformation" / "lake-single-account.yaml"
-# Glue column types of the stacks' table, as DuckDB types.
-DUCKDB_TYPES = {"string": "VARCHAR", "boolean": "BOOLEAN", "bigint": "BIGINT", "int": "INTEGER",
-                "double": "DOUBLE", "decimal(38,6)": "DECIMAL(38,6)", "array<string>": "VARCHAR[]"}
 PARTITION_KEYS = ("table", "year", "month", "day", "hour")
+LONG_RANGE = range(-2**63, 2**63)
+# Room for any DynamoDB number (38 digits, exponents -130..125) with its scale: Python's default
+# context keeps 28 digits.
+EXACT = Context(prec=400, Emin=-999999, Emax=999999)
 
 
-def load_template(path: Path = DEFAULT_TEMPLATE) -> dict:
-    template, problems = decode(str(path))
-    if template is None:
-        raise SystemExit(f"{path} does not parse: {problems}")
-    return template
+# --- the table definitions ---------------------------------------------------------------------
+
+def ddb_lake_binary() -> str:
+    """$DDB_LAKE, else cargo's debug build (honouring CARGO_TARGET_DIR), else `ddb-lake` on PATH."""
+    if os.environ.get("DDB_LAKE"):
+        return os.environ["DDB_LAKE"]
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    built = target / "debug" / "ddb-lake"
+    return str(built) if built.exists() else "ddb-lake"
 
 
-def defaults(template: dict) -> dict[str, str]:
-    return {name: str(p.get("Default", "")) for name, p in template["Parameters"].items()}
+def infer_tables(lake: Path, table_prefix: str = "lake/", binary: str | None = None) -> list[dict]:
+    """The Glue TableInputs `ddb-lake schema --lake` prints for the lake."""
+    done = subprocess.run([binary or ddb_lake_binary(), "schema", "--lake", str(lake),
+                           "--table-prefix", table_prefix], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr.strip() or f"ddb-lake schema failed ({done.returncode})")
+    return json.loads(done.stdout)
 
 
-def glue_table(template: dict) -> dict:
-    (table,) = [r["Properties"]["TableInput"] for r in template["Resources"].values()
-                if r["Type"] == "AWS::Glue::Table"]
-    return table
+def load_tables(path: Path) -> list[dict]:
+    """A saved `ddb-lake schema` output: a list of TableInputs, or one."""
+    tables = json.loads(path.read_text())
+    return tables if isinstance(tables, list) else [tables]
 
 
-def glue_columns(template: dict) -> list[tuple[str, str]]:
-    """The Glue table's (column, DuckDB type)s, parameters at their defaults."""
-    names = defaults(template)
-    columns = []
-    for c in glue_table(template)["StorageDescriptor"]["Columns"]:
-        name = names[c["Name"]["Ref"]] if isinstance(c["Name"], dict) else c["Name"]
-        columns.append((name, DUCKDB_TYPES[c["Type"]]))
-    return columns
+def parse_type(text: str):
+    """A Glue column type as a tuple: ('string',), ('decimal', p, s), ('array', t),
+    ('struct', [(name, t), ...]), ... Only the types `ddb-lake schema` declares."""
+    tokens = re.findall(r"[A-Za-z0-9_]+|[<>(),:]", text)
+    pos = 0
+
+    def take(expected=None):
+        nonlocal pos
+        token = tokens[pos] if pos < len(tokens) else None
+        if expected is not None and token != expected:
+            raise ValueError(f"type {text!r}: expected {expected!r} at token {pos}")
+        pos += 1
+        return token
+
+    def one():
+        word = take().lower()
+        if word in ("string", "boolean", "bigint"):
+            return (word,)
+        if word == "decimal":
+            take("(")
+            p = int(take())
+            take(",")
+            s = int(take())
+            take(")")
+            return ("decimal", p, s)
+        if word == "array":
+            take("<")
+            element = one()
+            take(">")
+            return ("array", element)
+        if word == "struct":
+            take("<")
+            fields = []
+            while True:
+                name = take()
+                take(":")
+                fields.append((name, one()))
+                if take() == ">":
+                    return ("struct", fields)
+        raise ValueError(f"type {text!r}: {word} is not a type ddb-lake declares")
+
+    t = one()
+    if pos != len(tokens):
+        raise ValueError(f"type {text!r}: unexpected {tokens[pos]!r}")
+    return t
 
 
-def connect(lake: Path, template: dict) -> duckdb.DuckDBPyConnection:
-    """DuckDB in which the stacks' Glue table (default names) reads the local lake."""
-    names = defaults(template)
-    database, table = names["GlueDatabaseName"], names["GlueTableName"]
-    columns = ", ".join(f"'{n}': '{t}'" for n, t in glue_columns(template))
-    # Partition values stay strings ('01', not 1), as the Glue table declares them.
-    keys = ", ".join(f"'{k}': VARCHAR" for k in PARTITION_KEYS)
-    files = (lake / names["TablePrefix"]).as_posix().rstrip("/") + "/**/*.gz"
+def duckdb_type(t) -> str:
+    kind = t[0]
+    if kind == "string":
+        return "VARCHAR"
+    if kind == "boolean":
+        return "BOOLEAN"
+    if kind == "bigint":
+        return "BIGINT"
+    if kind == "decimal":
+        return f"DECIMAL({t[1]},{t[2]})"
+    if kind == "array":
+        return duckdb_type(t[1]) + "[]"
+    fields = ", ".join(f'"{name}" {duckdb_type(ft)}' for name, ft in t[1])
+    return f"STRUCT({fields})"
+
+
+# --- the SerDe's reading of a value --------------------------------------------------------------
+
+class Number(str):
+    """A JSON number, as its own text (never through a float)."""
+
+
+@functools.lru_cache(maxsize=16384)
+def load_row(line: str):
+    # Keys given twice: the last one counts, as in the SerDe.
+    return json.loads(line, parse_int=Number, parse_float=Number)
+
+
+class BadData(ValueError):
+    """A value the declared type cannot hold: Athena fails the query (HIVE_BAD_DATA)."""
+
+
+def canonical_number(text: str) -> str:
+    """How the SerDe writes a JSON number into a string column: as a long if it is one, else as
+    Java's BigDecimal.toString() (the same to-scientific-string rule as Python's Decimal)."""
+    if re.fullmatch(r"-?[0-9]+", text) and int(text) in LONG_RANGE:
+        return str(int(text))
+    d = Decimal(text)
+    return str(d.copy_abs() if d.is_zero() else d)  # BigDecimal has no negative zero
+
+
+def json_text(value) -> str:
+    """A list or object in a string column: compact JSON as the SerDe's writer renders it."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, Number):
+        return canonical_number(value)
+    if isinstance(value, str):
+        out = ['"']
+        previous = ""
+        for c in value:
+            if c in '"\\':
+                out.append("\\" + c)
+            elif c == "/" and previous == "<":
+                out.append("\\/")
+            elif c in "\t\b\n\r\f":
+                out.append({"\t": "\\t", "\b": "\\b", "\n": "\\n", "\r": "\\r", "\f": "\\f"}[c])
+            elif ord(c) < 0x20:
+                out.append(f"\\u{ord(c):04x}")
+            else:
+                out.append(c)
+            previous = c
+        return "".join(out) + '"'
+    if isinstance(value, list):
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    return "{" + ",".join(json_text(k) + ":" + json_text(v) for k, v in value.items()) + "}"
+
+
+def read_value(value, t, serde: "SerDe"):
+    """`value` (as loaded by load_row) read as a column of type `t`."""
+    if value is None:
+        return None
+    kind = t[0]
+    if kind == "string":
+        if isinstance(value, Number):
+            return canonical_number(value)
+        if isinstance(value, str):
+            return value
+        return json_text(value)
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        return isinstance(value, str) and value.lower() == "true"
+    if kind in ("bigint", "decimal"):
+        if not isinstance(value, str) or isinstance(value, bool):
+            raise BadData(f"{type(value).__name__} can not be coerced to {kind}")
+        try:
+            number = Decimal(value)
+            if kind == "bigint":
+                whole = int(number.to_integral_value(rounding=ROUND_DOWN, context=EXACT))
+            else:
+                p, s = t[1], t[2]
+                scaled = number.quantize(Decimal(1).scaleb(-s), rounding=ROUND_HALF_UP,
+                                         context=EXACT)
+        except (InvalidOperation, OverflowError):
+            raise BadData(f"{value!r} is not a {kind} number") from None
+        if kind == "bigint":
+            if whole not in LONG_RANGE:
+                raise BadData(f"{value} is out of bigint range")
+            return whole
+        if len(scaled.as_tuple().digits) > p and not scaled.is_zero():
+            raise BadData(f"{value} does not fit decimal({p},{s})")
+        return scaled
+    if kind == "array":
+        if isinstance(value, str) and value == "":
+            return None
+        elements = value if isinstance(value, list) else [value]
+        return [read_value(v, t[1], serde) for v in elements]
+    # struct
+    if isinstance(value, str) and not isinstance(value, Number) and value.strip() == "":
+        return None
+    if not isinstance(value, dict):
+        raise BadData(f"{type(value).__name__} can not be coerced to a struct")
+    obj = serde.keys(value)
+    return {name: read_value(obj.get(serde.key(name)), ft, serde) for name, ft in t[1]}
+
+
+class SerDe:
+    """The OpenX JSON SerDe's key matching under a table's SerDe parameters."""
+
+    def __init__(self, parameters: dict[str, str]):
+        self.insensitive = parameters.get("case.insensitive", "true").lower() == "true"
+        self.mappings = {k[len("mapping."):]: v for k, v in parameters.items()
+                         if k.startswith("mapping.")}
+
+    def key(self, name: str) -> str:
+        # A mapping applies to every field of that name, at any depth.
+        key = self.mappings.get(name, name)
+        return key.lower() if self.insensitive else key
+
+    def keys(self, obj: dict) -> dict:
+        return {k.lower(): v for k, v in obj.items()} if self.insensitive else obj
+
+
+# --- DuckDB --------------------------------------------------------------------------------------
+
+def sql_text(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def column_reader(key: str, t, serde: SerDe):
+    """The value of `key` in a row's line, read as type `t`."""
+    return lambda line: read_value(serde.keys(load_row(line)).get(key), t, serde)
+
+
+def connect(lake: Path, tables: list[dict], table_prefix: str = "lake/",
+            database: str = "ddb_lake") -> duckdb.DuckDBPyConnection:
+    """DuckDB in which each Glue table of `tables` is a view over the local lake."""
     db = duckdb.connect()
     db.execute(f'CREATE SCHEMA "{database}"')
-    db.execute(f"""
-        CREATE VIEW "{database}"."{table}" AS
-        SELECT * FROM read_json('{files}', format='newline_delimited', columns={{{columns}}},
-                                hive_partitioning=true, hive_types={{{keys}}})
-    """)
+    hive_types = ", ".join(f"'{k}': VARCHAR" for k in PARTITION_KEYS)
+    for ti, table in enumerate(tables):
+        sd = table["StorageDescriptor"]
+        serde = SerDe(sd["SerdeInfo"].get("Parameters", {}))
+        source = table["Parameters"]["projection.table.values"]
+        select = []
+        for ci, column in enumerate(sd["Columns"]):
+            t = parse_type(column["Type"])
+            name = column["Name"]
+
+            function = f"ddb_lake_{ti}_{ci}"
+            db.create_function(function, column_reader(serde.key(name), t, serde), ["VARCHAR"],
+                               duckdb_type(t), null_handling="special", side_effects=False)
+            select.append(f'{function}(json::VARCHAR) AS "{name}"')
+        select += [f'"{k["Name"]}"' for k in table["PartitionKeys"]]
+        files = (lake / table_prefix / f"table={source}").as_posix() + "/**/*.gz"
+        db.execute(f"""
+            CREATE VIEW "{database}"."{table['Name']}" AS
+            SELECT {', '.join(select)}
+            FROM read_ndjson_objects({sql_text(files)}, hive_partitioning=true,
+                                     hive_types={{{hive_types}}})
+        """)
     return db
 
 
@@ -100,10 +315,13 @@ def table_text(rows: list[dict], width: int = 40) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lake", type=Path, required=True, help="the folder given to ddb-lake --lake")
-    p.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
+    p.add_argument("--schema", type=Path, help="saved `ddb-lake schema` output (else it is run)")
+    p.add_argument("--table-prefix", default="lake/", help="the stacks' TablePrefix (lake/)")
+    p.add_argument("--ddb-lake", help="the ddb-lake binary that infers the definitions")
     p.add_argument("sql", nargs="+", help="SQL files or SQL text, run in order")
     a = p.parse_args()
-    db = connect(a.lake, load_template(a.template))
+    tables = load_tables(a.schema) if a.schema else infer_tables(a.lake, a.table_prefix, a.ddb_lake)
+    db = connect(a.lake, tables, a.table_prefix)
     for arg in a.sql:
         path = Path(arg)
         is_file = arg.endswith(".sql") and path.is_file()

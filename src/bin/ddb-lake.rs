@@ -2,7 +2,7 @@
 //! puts records back on the source stream, as the Lambda does, when a response would not fit.
 
 use clap::{Parser, Subcommand};
-use ddb_lake::lake::{cli as lake_cli, coverage, event_builder};
+use ddb_lake::lake::{cli as lake_cli, coverage, event_builder, schema_cli};
 use ddb_lake::reingest::{fit_and_put_back, KinesisApi, ReingestError};
 use ddb_lake::telemetry::logs;
 use ddb_lake::{transform_event, Config, ConfigError, EventError};
@@ -53,6 +53,11 @@ enum Command {
     /// Report, per table, the time the local lake covers from full exports, incremental exports
     /// and the stream, and any hole between them; fails when the current state may miss changes.
     Coverage(coverage::CoverageArgs),
+    /// Print Glue table definitions (one TableInput per source table, for `aws glue
+    /// create-table --table-input`) inferred from a local lake's rows, or from change records or
+    /// a DynamoDB export made into rows as `replay` and `backfill` make them. README.md, "Use it
+    /// with your own tables".
+    Schema(schema_cli::SchemaArgs),
 }
 
 /// Why a command failed. `main` prints it on one line followed by every `source()` under it
@@ -78,12 +83,16 @@ enum CliError {
     Input(#[from] event_builder::InputError),
     #[error("{0}")]
     Lake(String),
+    #[error(transparent)]
+    Schema(#[from] schema_cli::SchemaError),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Replay(_) | Command::Backfill(_))
-        && std::env::var_os("RUST_LOG").is_none()
+    if matches!(
+        cli.command,
+        Command::Replay(_) | Command::Backfill(_) | Command::Schema(_)
+    ) && std::env::var_os("RUST_LOG").is_none()
     {
         // These print their own summary: per-batch log lines only when RUST_LOG asks for them.
         std::env::set_var("RUST_LOG", "warn");
@@ -139,6 +148,13 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Replay(args) => lake_cli::replay(args).map_err(CliError::Lake),
         Command::Backfill(args) => lake_cli::backfill_command(args).map_err(CliError::Lake),
         Command::Coverage(args) => coverage::coverage_command(args).map_err(CliError::Lake),
+        Command::Schema(args) => {
+            let output = schema_cli::schema(&args)?;
+            for warning in &output.warnings {
+                eprintln!("ddb-lake: warning: {warning}");
+            }
+            write_output(&output.json)
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! [`crate::firehose::transform_event`] in Firehose-sized batches; [`backfill`] turns a DynamoDB
 //! export ([`export`]) into rows through the same row writer; [`writer`] lays the results out as
 //! the stacks' bucket is laid out. [`input`] splits files into records, [`event_builder`] wraps
-//! records into Firehose events as Firehose does, and [`cli`] is the `ddb-lake` command's side.
+//! records into Firehose events as Firehose does, and [`cli`] is the `ddb-lake` command's side;
+//! [`schema_cli`] is `ddb-lake schema`, which reads a lake into [`crate::catalog`].
 
 pub mod backfill;
 pub mod cli;
@@ -12,4 +13,5 @@ pub mod event_builder;
 pub mod export;
 pub mod export_record;
 pub mod replay;
+pub mod schema_cli;
 pub mod writer;

@@ -1,16 +1,19 @@
 """The shipped Athena SQL (sql/), run on DuckDB over a local lake written by `ddb-lake backfill` and
-`ddb-lake replay`.
+`ddb-lake replay`, and the Glue definitions `ddb-lake schema` infers for it.
 
 Each file is translated from Athena SQL with sqlglot (scripts/lake_sql.py, the same helper the
-docs point people to). The Glue table is stood in for by a DuckDB view reading the lake's gzip'd
-JSON lines with the Glue table's own columns and partition keys (read from the stack template), so
-columns a row lacks are NULL and attributes the table lacks are ignored, as with Athena's JSON
-SerDe. Expected answers are computed independently from the rows.
+docs point people to). Each Glue table is stood in for by a DuckDB view reading the lake's gzip'd
+JSON lines under the definition `ddb-lake schema` prints (its columns, types, mappings and
+partition keys), as Athena's OpenX JSON SerDe reads them: columns a row lacks are NULL and
+attributes the table lacks are ignored. Expected answers are computed independently from the rows,
+with exact decimal arithmetic.
 """
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,14 +21,18 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cfnlint.decode import decode
 
 from current_state_model import expected_current_state
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from lake_sql import athena, connect, defaults, load_template  # noqa: E402
+from lake_sql import (BadData, Number, SerDe, athena, canonical_number, connect,  # noqa: E402
+                      infer_tables, load_row, parse_type, read_value)
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / "target" / "debug" / "ddb-lake"
+# DDB_LAKE names a binary built elsewhere (cargo's target folder is shared and rebuilt by others).
+BIN = Path(os.environ.get("DDB_LAKE") or ROOT / "target" / "debug" / "ddb-lake")
+DEVICES = ROOT / "sample-records" / "devices-change-records.jsonl"
 SAMPLE = ROOT / "sample-records" / "change-records.jsonl"
 EXPORT = ROOT / "sample-records" / "export"
 SQL = ROOT / "sql"
@@ -36,13 +43,29 @@ EXPORT_TIME = "2025-11-20T08:00:00.000000Z"
 @pytest.fixture(scope="module")
 def binary() -> Path:
     # Cheap when the binary is up to date; builds it on a fresh clone.
-    subprocess.run(["cargo", "build", "--quiet", "--bin", "ddb-lake"], cwd=ROOT, check=True)
+    if not os.environ.get("DDB_LAKE"):
+        subprocess.run(["cargo", "build", "--quiet", "--bin", "ddb-lake"], cwd=ROOT, check=True)
     return BIN
+
+
+def load_template(path: Path = TEMPLATE) -> dict:
+    template, problems = decode(str(path))
+    assert template is not None, problems
+    return template
+
+
+def defaults(template: dict) -> dict[str, str]:
+    return {name: str(p.get("Default", "")) for name, p in template["Parameters"].items()}
 
 
 @pytest.fixture(scope="module")
 def template() -> dict:
     return load_template(TEMPLATE)
+
+
+def db_for(lake: Path, binary: Path):
+    """DuckDB with the Glue tables `ddb-lake schema` infers for the lake."""
+    return connect(lake, infer_tables(lake, binary=str(binary)))
 
 
 def sub(value, names: dict[str, str]) -> str:
@@ -93,8 +116,8 @@ def lake(tmp_path, binary) -> Path:
     return tmp_path
 
 
-def test_current_state_view(lake, template):
-    db = connect(lake, template)
+def test_current_state_view(lake, binary):
+    db = db_for(lake, binary)
     got = current_state(db)
     want = expected_current_state(lake_rows(lake))
     assert set(got) == set(want)
@@ -116,7 +139,7 @@ def test_current_state_view(lake, template):
         ("SHIPPED", Decimal("120"), "Bern", ["express"])
 
 
-def test_a_later_change_overrides_a_backfilled_row_and_an_earlier_one_does_not(lake, binary, template):
+def test_a_later_change_overrides_a_backfilled_row_and_an_earlier_one_does_not(lake, binary):
     keys = {"pk": {"S": "CUSTOMER#00100"}, "sk": {"S": "ORDER#2025-10-30#0900"}}
     image = lambda status: {**keys, "status": {"S": status}, "total": {"N": "120.00"}}
     changes = lake / "changes.jsonl"
@@ -126,27 +149,27 @@ def test_a_later_change_overrides_a_backfilled_row_and_an_earlier_one_does_not(l
         # 07:00, before the export, delivered late: the export already holds a newer state.
         + change("early-1", "MODIFY", 1763622000000, image("PACKED"), keys) + "\n")
     run(binary, "replay", changes, "--lake", lake)
-    got = current_state(connect(lake, template))[("CUSTOMER#00100", "ORDER#2025-10-30#0900")]
+    got = current_state(db_for(lake, binary))[("CUSTOMER#00100", "ORDER#2025-10-30#0900")]
     assert (got["status"], got["last_changed"]) == ("DELIVERED", "2025-11-20T10:30:00.000000Z")
 
 
-def test_a_duplicate_delivery_changes_nothing(lake, binary, template):
-    before = current_state(connect(lake, template))
+def test_a_duplicate_delivery_changes_nothing(lake, binary):
+    before = current_state(db_for(lake, binary))
     # The stream delivers the MODIFY of 1001 once more, in a later batch of its own.
     duplicate = SAMPLE.read_text().splitlines()[1]
     assert '"eventName": "MODIFY"' in duplicate
     again = lake / "again.jsonl"
     again.write_text(duplicate + "\n")
     run(binary, "replay", again, "--lake", lake)
-    db = connect(lake, template)
+    db = db_for(lake, binary)
     copies = athena(db, """SELECT count(*) AS n FROM "ddb_lake"."orders_changes"
                            WHERE _event_id = '3f6e9a1c-5b2d-4c7e-9f10-000000000002'""")
     assert copies == [{"n": 3}]  # twice in the sample, once more now
     assert current_state(db) == before
 
 
-def test_example_queries(lake, template):
-    db = connect(lake, template)
+def test_example_queries(lake, binary):
+    db = db_for(lake, binary)
     athena(db, (SQL / "current_state.sql").read_text())
     answers = {
         "orders_by_status.sql": [
@@ -179,14 +202,14 @@ def test_example_queries(lake, template):
         assert athena(db, (SQL / "examples" / name).read_text()) == want, name
 
 
-def test_the_view_answers_like_the_stacks_saved_query(lake, template):
+def test_the_view_answers_like_the_stacks_saved_query(lake, binary, template):
     """sql/current_state.sql and the template's named query must agree."""
     names = defaults(template)
     names.update({"GlueDatabase": names["GlueDatabaseName"], "ChangesTable": names["GlueTableName"]})
     queries = [q for q in template["Resources"].values() if q["Type"] == "AWS::Athena::NamedQuery"]
     saved = next(sub(q["Properties"]["QueryString"], names) for q in queries
                  if "current state" in q["Properties"]["Name"]["Fn::Sub"])
-    db = connect(lake, template)
+    db = db_for(lake, binary)
     ours = current_state(db)
     theirs = {(r["pk"], r["sk"]): r for r in athena(db, saved)}
     assert theirs == ours
@@ -216,3 +239,222 @@ def test_the_local_layout_is_the_stacks_layout(lake, template):
     assert len(errors) == 1
     error_pattern = as_pattern(error_prefix.replace("!{firehose:error-output-type}", "processing-failed"))
     assert error_pattern.match(errors[0]), (error_prefix, errors)
+
+
+# --- `ddb-lake schema`: definitions Athena and DuckDB read alike ---------------------------------
+
+def test_definitions_declare_what_the_stacks_glue_table_declares(lake, binary, template):
+    """Same SerDe, formats, partition keys and projection as the stacks' table; plus the
+    case-sensitive key matching every table needs."""
+    names = defaults(template)
+    out = run(binary, "schema", "--lake", lake, "--table", names["TableName"],
+              "--location", "s3://bucket/" + names["TablePrefix"])
+    ours = json.loads(out)
+    theirs = resource(template, "AWS::Glue::Table")["TableInput"]
+    values = {**names, "LakeBucket": "bucket"}
+    for key, value in theirs["Parameters"].items():
+        if key == "projection.table.values":
+            value = names["TableName"]
+        elif key == "projection.year.range":
+            value = f"{names['ProjectionStartYear']},{names['ProjectionEndYear']}"
+        else:
+            value = sub(value, values)
+        assert ours["Parameters"][key] == value, key
+    assert ours["TableType"] == theirs["TableType"]
+    assert ours["PartitionKeys"] == theirs["PartitionKeys"]
+    sd, their_sd = ours["StorageDescriptor"], theirs["StorageDescriptor"]
+    for key in ("InputFormat", "OutputFormat"):
+        assert sd[key] == their_sd[key]
+    assert sd["SerdeInfo"]["SerializationLibrary"] == their_sd["SerdeInfo"]["SerializationLibrary"]
+    assert sd["SerdeInfo"]["Parameters"]["case.insensitive"] == "false"
+    assert sd["Location"].startswith(sub(their_sd["Location"], values))
+    # The sample's columns are there, with types their values fit.
+    types = {c["Name"]: c["Type"] for c in sd["Columns"]}
+    declared = {c["Name"]["Ref"] if isinstance(c["Name"], dict) else c["Name"]: c["Type"]
+                for c in their_sd["Columns"]}
+    for name in declared:
+        assert names.get(name, name) in types, name
+    assert types["tags"] == "array<string>" and types["expires_at"] == "bigint"
+
+
+def as_decimal(v):
+    """A row's JSON value with its numbers as exact Decimals."""
+    if isinstance(v, Number):
+        return Decimal(v)
+    if isinstance(v, list):
+        return [as_decimal(x) for x in v]
+    if isinstance(v, dict):
+        return {k: as_decimal(x) for k, x in v.items()}
+    return v
+
+
+def exact(got, raw, t) -> bool:
+    """`got` (what the view returned) is `raw` (the row's JSON value) exactly, for type `t`."""
+    if raw is None:
+        return got is None
+    kind = t[0]
+    if kind == "string":
+        if isinstance(raw, Number):
+            return Decimal(got) == Decimal(raw)
+        if isinstance(raw, bool):
+            return got == ("true" if raw else "false")
+        if isinstance(raw, str):
+            return got == raw
+        return json.loads(got, parse_float=Decimal, parse_int=Decimal) == as_decimal(raw)
+    if kind == "boolean":
+        return got is raw
+    if kind in ("bigint", "decimal"):
+        return isinstance(raw, Number) and Decimal(got) == Decimal(raw) and \
+            (kind == "decimal" or isinstance(got, int))
+    if kind == "array":
+        return len(got) == len(raw) and all(exact(g, r, t[1]) for g, r in zip(got, raw))
+    fields = dict(t[1])
+    return set(raw) <= set(fields) and all(exact(got[n], raw.get(n), ft) for n, ft in fields.items())
+
+
+def assert_every_value_is_read_exactly(db, tables: list[dict], lake: Path) -> int:
+    """Each view's rows against the lake's rows, value by value; returns the values checked."""
+    checked = 0
+    for table in tables:
+        source = table["Parameters"]["projection.table.values"]
+        sd = table["StorageDescriptor"]
+        mappings = {k[len("mapping."):]: v for k, v in sd["SerdeInfo"]["Parameters"].items()
+                    if k.startswith("mapping.")}
+        columns = [(c["Name"], mappings.get(c["Name"], c["Name"]), parse_type(c["Type"]))
+                   for c in sd["Columns"]]
+        # A change delivered twice has one event ID and two sequence numbers.
+        identity = lambda r: (r["_event_id"], r.get("_kinesis_sequence_number"))
+        got = {identity(r): r for r in athena(db, f'SELECT * FROM "ddb_lake"."{table["Name"]}"')}
+        rows = []
+        for path in sorted((lake / "lake" / f"table={source}").rglob("*.gz")):
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                rows += [load_row(line.rstrip("\n")) for line in f]
+        assert len(got) == len(rows), source
+        for row in rows:
+            view_row = got[identity(row)]
+            keys_read = {key for _, key, _ in columns}
+            assert set(row) <= keys_read, f"{source}: not readable: {set(row) - keys_read}"
+            for name, key, t in columns:
+                assert exact(view_row[name], row.get(key), t), (source, name, view_row[name], row.get(key))
+                checked += 1
+    return checked
+
+
+def change_record(table: str, event_id: str, ms: int, keys: dict, image: dict, name="INSERT") -> str:
+    dynamodb = {"ApproximateCreationDateTime": ms, "Keys": keys, "SizeBytes": 100}
+    dynamodb["OldImage" if name == "REMOVE" else "NewImage"] = {**keys, **image}
+    return json.dumps({"awsRegion": "eu-central-1", "eventID": event_id, "eventName": name,
+                       "tableName": table, "dynamodb": dynamodb, "eventSource": "aws:dynamodb"},
+                      ensure_ascii=False)
+
+
+def three_tables() -> list[str]:
+    """Number keys with a sort key, binary keys, a string key without sort key; names differing
+    only in case, with blanks, dots and dashes; a number that is sometimes a string; numbers that
+    do not fit decimal(38,6)."""
+    b64 = lambda b: base64.b64encode(b).decode()
+    t0 = 1763632800000
+    records = []
+    for i, (value, big) in enumerate([({"N": "12"}, "0.1234567890123456789012345678901234567"),
+                                      ({"S": "n/a"}, "12345678901234567890123456789012345678"),
+                                      ({"N": "0.5"}, "1E-130"),
+                                      ({"N": "-7E+3"}, "9.9999999999999999999999999999999999999E+125")]):
+        keys = {"device": {"N": str(100 + i % 2)}, "ts": {"N": str(1763632800 + i)}}
+        records.append(change_record("sensor-readings", f"r{i}", t0 + i * 1000, keys, {
+            "value": value, "reading": {"N": big}, "Temperature": {"N": "21.5"},
+            "temperature": {"S": "warm"}, "calibration.offset": {"N": "-0.000001"},
+            "history": {"L": [{"N": "1"}, {"N": "2.25"}, {"NULL": True}]},
+            "exact": {"N": "0.1000000000000000000001"}}))
+    for i in range(3):
+        keys = {"Id": {"B": b64(bytes([i, 255]))}, "Part": {"B": b64(b"\x00\x01")}}
+        records.append(change_record("Blobs.v2", f"b{i}", t0 + 3_600_000 + i, keys, {
+            "payload": {"B": "iVBORw0KGgo="}, "sizes": {"NS": ["1", "1E+40", "0.5"]},
+            "weights": {"NS": ["1.5", "2"]},
+            "parts": {"L": [{"M": {"n": {"N": "1"}, "etag": {"S": "a"}}}, {"M": {"n": {"N": "2.5"}}}]},
+            "labels": {"L": [{"M": {"Name": {"S": "x"}}}]}}, "REMOVE" if i == 2 else "INSERT"))
+    for i in range(3):
+        records.append(change_record("users", f"u{i}", t0 + 7_200_000 + i, {"user id": {"S": f"u#{i}"}}, {
+            "Url": {"S": "https://example.com/A"}, "url": {"S": "https://example.com/a"},
+            "URL": {"S": "HTTPS://EXAMPLE.COM"} if i else {"NULL": True},
+            "first name": {"S": "Anna \"A\" Müller"}, "e-mail": {"S": "anna@example.com"},
+            "2fa": {"BOOL": i % 2 == 0}, "größe": {"S": "M"}, "year": {"N": "1990"},
+            "table": {"S": "kitchen"}, "Address": {"M": {"City": {"S": "Zürich"}}},
+            "score": {"N": ["0.30000000000000004", "7", "-1E-17"][i]},
+            "mixed": {"L": [{"S": "a"}, {"N": "1.50"}, {"BOOL": True}]}}))
+    return records
+
+
+def test_three_tables_read_every_value_exactly_in_duckdb(tmp_path, binary):
+    changes = tmp_path / "changes.jsonl"
+    changes.write_text("\n".join(three_tables()) + "\n", encoding="utf-8")
+    run(binary, "replay", changes, "--lake", tmp_path)
+    tables = infer_tables(tmp_path, binary=str(binary))
+    assert [t["Name"] for t in tables] == ["blobs_v2_changes", "sensor_readings_changes", "users_changes"]
+    types = {(t["Name"], c["Name"]): c["Type"] for t in tables for c in t["StorageDescriptor"]["Columns"]}
+    assert types[("sensor_readings_changes", "device")] == "bigint"
+    assert types[("sensor_readings_changes", "value")] == "string"
+    assert types[("sensor_readings_changes", "reading")] == "string"
+    assert types[("sensor_readings_changes", "exact")] == "decimal(22,22)"
+    assert types[("blobs_v2_changes", "id")] == "string"
+    assert types[("blobs_v2_changes", "parts")] == "array<struct<n:decimal(20,1),etag:string>>"
+    assert types[("users_changes", "url_3")] == "string"
+    db = connect(tmp_path, tables)
+    assert assert_every_value_is_read_exactly(db, tables, tmp_path) > 150
+    # The exact values themselves, as Athena shows them.
+    readings = {r["_event_id"]: r for r in athena(db, 'SELECT * FROM "ddb_lake"."sensor_readings_changes"')}
+    assert readings["r0"]["exact"] == Decimal("0.1000000000000000000001")
+    assert readings["r1"]["reading"] == "12345678901234567890123456789012345678"
+    assert readings["r2"]["reading"] == "1E-130"
+    assert readings["r3"]["value"] == "-7E+3"
+    assert (readings["r0"]["temperature"], readings["r0"]["temperature_2"]) == (Decimal("21.5"), "warm")
+    users = athena(db, 'SELECT url, url_2, url_3, first_name, year_2, table_2, "2fa", mixed '
+                       'FROM "ddb_lake"."users_changes" WHERE user_id = \'u#1\'')
+    assert users == [{"url": "https://example.com/A", "url_2": "https://example.com/a",
+                      "url_3": "HTTPS://EXAMPLE.COM", "first_name": 'Anna "A" Müller',
+                      "year_2": 1990, "table_2": "kitchen", "2fa": False,
+                      "mixed": '["a",1.50,true]'}]
+
+
+def test_the_demo_tables_differ_and_read_exactly(lake, binary):
+    run(binary, "replay", DEVICES, "--lake", lake)
+    tables = infer_tables(lake, binary=str(binary))
+    assert [t["Name"] for t in tables] == ["devices_changes", "orders_changes"]
+    devices = {c["Name"]: c["Type"] for c in tables[0]["StorageDescriptor"]["Columns"]}
+    assert (devices["device_id"], devices["battery_level"], devices["counter"]) == \
+        ("bigint", "decimal(21,2)", "decimal(20,0)")
+    assert "sk" not in devices
+    db = connect(lake, tables)
+    assert_every_value_is_read_exactly(db, tables, lake)
+    rows = athena(db, 'SELECT device_id, device_name, "2fa", year_2, readings, counter '
+                      'FROM "ddb_lake"."devices_changes" WHERE _event_name = \'MODIFY\'')
+    assert rows == [{"device_id": 17, "device_name": "Boiler room", "2fa": True, "year_2": 2019,
+                     "readings": [Decimal("21.5")], "counter": Decimal("18446744073709551616")}]
+
+
+@pytest.mark.parametrize("text, canonical", [
+    ("0", "0"), ("-0", "0"), ("-0.0", "0.0"), ("7", "7"), ("1.50", "1.50"), ("1e5", "1E+5"),
+    ("0.0000001", "1E-7"), ("0.000001", "0.000001"), ("123E-10", "1.23E-8"),
+    ("9223372036854775808", "9223372036854775808"), ("1.0E+2", "1.0E+2"),
+])
+def test_numbers_in_string_columns_read_as_javas_bigdecimal_writes_them(text, canonical):
+    assert canonical_number(text) == canonical
+    assert Decimal(canonical) == Decimal(text)
+
+
+def test_values_a_type_cannot_hold_fail_as_in_athena():
+    serde = SerDe({"case.insensitive": "false"})
+    value = lambda text, t: read_value(load_row('{"v":%s}' % text)["v"], parse_type(t), serde)
+    assert value("1.25", "decimal(3,2)") == Decimal("1.25")
+    assert value("1.255", "decimal(3,2)") == Decimal("1.26")  # the SerDe rounds half up
+    with pytest.raises(BadData):
+        value("10.5", "decimal(3,2)")
+    assert value("1.9", "bigint") == 1  # the SerDe truncates
+    with pytest.raises(BadData):
+        value("9223372036854775808", "bigint")
+    with pytest.raises(BadData):
+        value('[1]', "bigint")
+    assert value('"x"', "array<string>") == ["x"]
+    assert value('{"a":1,"A":2}', "struct<a:bigint>") == {"a": 1}
+    # Case-insensitive (the SerDe's default): keys lower-cased, the last of equal ones wins.
+    loose = SerDe({})
+    assert read_value(load_row('{"v":{"a":1,"A":2}}')["v"], parse_type("struct<a:bigint>"), loose) == {"a": 2}
