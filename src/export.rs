@@ -1,5 +1,5 @@
-//! A DynamoDB export to S3 in `DYNAMODB_JSON` format, read from a local copy of its folder
-//! (`<export-prefix>/AWSDynamoDB/<ExportId>/`):
+//! A DynamoDB export to S3 in `DYNAMODB_JSON` format, read where DynamoDB wrote it or from a
+//! local copy of its folder (`<export-prefix>/AWSDynamoDB/<ExportId>/`), through a [`Store`]:
 //!
 //! ```text
 //! manifest-summary.json   one JSON object: exportArn, exportTime, tableArn, itemCount, outputFormat…
@@ -12,6 +12,7 @@
 //! is checked before its items are read, and its item count after.
 
 use crate::partition::is_table_name;
+use crate::store::Store;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use flate2::read::MultiGzDecoder;
@@ -76,8 +77,10 @@ struct DataFileJson {
 pub struct DataFile {
     /// `dataFileS3Key` as the manifest gives it.
     pub key: String,
-    /// The local copy: `<export folder>/data/<name>`.
+    /// Where it is read: `data/<name>` in the export's folder.
     pub path: PathBuf,
+    /// `data/<name>`: its key in the export's [`Store`].
+    pub store_key: String,
     /// The file name without `.json.gz`, stable for the export.
     pub stem: String,
     pub item_count: u64,
@@ -99,14 +102,23 @@ pub struct Export {
     pub export_time: String,
     pub item_count: u64,
     pub files: Vec<DataFile>,
+    /// The export's folder, where the data files are read.
+    pub store: Store,
 }
 
 impl Export {
     /// Reads and checks the manifests in `dir`. The data files must be in `dir/data/`, as the
     /// export wrote them.
     pub fn open(dir: &Path) -> Result<Export, ExportError> {
-        let summary_path = dir.join(SUMMARY_FILE);
-        let bytes = std::fs::read(&summary_path).map_err(|e| io(&summary_path, e))?;
+        Export::open_in(Store::local(dir))
+    }
+
+    /// [`Export::open`] for an export folder in any store (an S3 bucket and prefix).
+    pub fn open_in(store: Store) -> Result<Export, ExportError> {
+        let summary_path = store.display(SUMMARY_FILE);
+        let bytes = store
+            .read_all(SUMMARY_FILE)
+            .map_err(|e| io(&summary_path, e))?;
         let summary: SummaryJson =
             serde_json::from_slice(&bytes).map_err(|e| manifest(&summary_path, e.to_string()))?;
         match summary.output_format.as_deref() {
@@ -134,8 +146,14 @@ impl Export {
             .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
             .ok_or_else(|| manifest(&summary_path, "exportTime is not an RFC 3339 time".into()))?;
 
-        let files_path = dir.join(FILES_FILE);
-        let text = std::fs::read_to_string(&files_path).map_err(|e| io(&files_path, e))?;
+        let files_path = store.display(FILES_FILE);
+        let text = store
+            .read_all(FILES_FILE)
+            .and_then(|bytes| {
+                String::from_utf8(bytes)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            })
+            .map_err(|e| io(&files_path, e))?;
         let mut files = Vec::new();
         for (i, line) in text
             .lines()
@@ -153,8 +171,10 @@ impl Export {
                     ),
                 )
             })?;
+            let store_key = format!("data/{name}");
             files.push(DataFile {
-                path: dir.join("data").join(name),
+                path: store.display(&store_key),
+                store_key,
                 stem: name.trim_end_matches(".json.gz").to_owned(),
                 key: entry.data_file_s3_key,
                 item_count: entry.item_count,
@@ -179,6 +199,26 @@ impl Export {
             export_time: summary.export_time,
             item_count: summary.item_count,
             files,
+            store,
+        })
+    }
+
+    /// This export reduced to its data file `index`: the same table, time and ids, that file's
+    /// items only. Each data file can so be loaded on its own (in parallel, or by one Lambda
+    /// invocation each) with the same rows as when the whole export is loaded.
+    pub fn for_file(&self, index: usize) -> Option<Export> {
+        let file = self.files.get(index)?.clone();
+        Some(Export {
+            export_arn: self.export_arn.clone(),
+            export_id: self.export_id.clone(),
+            table_arn: self.table_arn.clone(),
+            table_name: self.table_name.clone(),
+            region: self.region.clone(),
+            export_time_ms: self.export_time_ms,
+            export_time: self.export_time.clone(),
+            item_count: file.item_count,
+            files: vec![file],
+            store: self.store.clone(),
         })
     }
 
@@ -218,7 +258,7 @@ pub struct Items<'e> {
 
 struct OpenFile {
     index: usize,
-    reader: Option<BufReader<MultiGzDecoder<File>>>,
+    reader: Option<BufReader<MultiGzDecoder<Box<dyn Read + Send>>>>,
     line: u64,
     items: u64,
 }
@@ -292,17 +332,20 @@ impl Items<'_> {
 
     fn open(&self, index: usize) -> Result<OpenFile, ExportError> {
         let file = &self.export.files[index];
+        let store = &self.export.store;
         if self.verify_checksums {
             if let Some(expected) = &file.md5_checksum {
-                if md5_base64(&file.path)? != *expected {
+                // A whole read before the items are: a damaged file writes no row.
+                let object = store.get(&file.store_key).map_err(|e| io(&file.path, e))?;
+                if md5_base64_of(object.reader, &file.path)? != *expected {
                     return Err(ExportError::Checksum {
                         path: file.path.clone(),
                     });
                 }
             }
         }
-        let handle = File::open(&file.path).map_err(|e| io(&file.path, e))?;
-        let empty = handle.metadata().map_err(|e| io(&file.path, e))?.len() == 0;
+        let object = store.get(&file.store_key).map_err(|e| io(&file.path, e))?;
+        let (handle, empty) = (object.reader, object.len == 0);
         Ok(OpenFile {
             index,
             // An empty partition may leave an empty file, which is not a gzip stream.
@@ -354,7 +397,12 @@ fn data_file_name(key: &str) -> Option<&str> {
 
 /// The base64 MD5 of a file, as `md5Checksum` gives it.
 pub fn md5_base64(path: &Path) -> Result<String, ExportError> {
-    let mut file = File::open(path).map_err(|e| io(path, e))?;
+    let file = File::open(path).map_err(|e| io(path, e))?;
+    md5_base64_of(file, path)
+}
+
+/// The base64 MD5 of what `file` reads (`path` names it in errors).
+pub fn md5_base64_of(mut file: impl Read, path: &Path) -> Result<String, ExportError> {
     let mut digest = md5::Context::new();
     let mut buf = vec![0; 256 << 10];
     loop {

@@ -23,4 +23,5 @@ pub mod replay;
 pub mod report;
 pub mod row;
 pub mod sample_event;
+pub mod store;
 pub mod typed_json;
