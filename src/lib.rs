@@ -4,6 +4,7 @@
 //! (`src/bin/bootstrap.rs`), the `ddb-lake` command, the tests and the benchmarks all call it.
 
 pub mod backfill;
+pub mod backfill_files;
 pub mod change_record;
 pub mod config;
 pub mod error;

@@ -129,16 +129,21 @@ fn the_fixture_becomes_insert_rows_at_the_export_time() {
         ),
         "{summary}"
     );
+    // One object per data file that holds items (data files are loaded each on its own).
     let names = files(lake.path());
-    assert_eq!(names.len(), 1, "{names:?}");
-    let name = &names[0];
+    assert_eq!(names.len(), 2, "{names:?}");
     let prefix = "lake/table=orders/year=2025/month=11/day=20/hour=08/\
                   ddb-lake-backfill-1-2025-11-20-08-00-00-";
-    assert!(name.starts_with(prefix) && name.ends_with(".gz"), "{name}");
-    let rows: Vec<serde_json::Value> = gunzip(&lake.path().join(name))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    for name in &names {
+        assert!(name.starts_with(prefix) && name.ends_with(".gz"), "{name}");
+        rows.extend(
+            gunzip(&lake.path().join(name))
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()),
+        );
+    }
+    rows.sort_by_key(|r| r["_event_id"].as_str().unwrap_or_default().to_owned());
     assert_eq!(rows.len(), 5);
     let first = &rows[0];
     assert_eq!(

@@ -46,8 +46,10 @@ enum Command {
     /// batches and write a local lake in the stacks' S3 layout, failed records under the error
     /// prefix; with the Lambda's settings.
     Replay(lake_cli::ReplayArgs),
-    /// Load a DynamoDB export to S3 (DYNAMODB_JSON) into a local lake: each item a row as if
-    /// inserted at the export time, so the stream's later changes override it.
+    /// Load a DynamoDB export to S3 (DYNAMODB_JSON) into the lake: each item a row as if
+    /// inserted at the export time, so the stream's later changes override it. Either side may
+    /// be on S3 (s3://BUCKET/PREFIX/, standard AWS configuration) or a local folder; data files
+    /// are loaded in parallel, one per core.
     Backfill(lake_cli::BackfillArgs),
 }
 
