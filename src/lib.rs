@@ -5,6 +5,7 @@
 
 pub mod backfill;
 pub mod backfill_files;
+pub mod backfill_task;
 pub mod change_record;
 pub mod config;
 pub mod error;

@@ -1,6 +1,7 @@
-//! `ddb-lake backfill` with S3 on either side, against a real S3 API (moto_server): the same
-//! lake objects as a local backfill, whatever the side or the parallelism; SSE-KMS with the
-//! given key; re-runs rewrite the same objects; failures are reported.
+//! `ddb-lake backfill` with S3 on either side, against a real S3 API (moto_server), and the
+//! backfill Lambda (`backfill-lambda`) against moto's S3 and a local Lambda Runtime API: the
+//! same lake objects as a local backfill, whatever the side, the parallelism or the route;
+//! SSE-KMS with the given key; re-runs rewrite the same objects; failures are reported.
 
 mod common;
 #[path = "common/moto.rs"]
@@ -11,15 +12,18 @@ use aws_sdk_s3::Client;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::lake_files::{files, gzip};
+use common::runtime_api::{Posted, RuntimeApi};
 use flate2::read::MultiGzDecoder;
 use moto::Moto;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ddb-lake");
+const LAMBDA: &str = env!("CARGO_BIN_EXE_backfill-lambda");
 const EXPORT_ID: &str = "01700000000000-0badcafe";
 const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 /// Where the export sits in its bucket, as DynamoDB writes it.
@@ -414,4 +418,170 @@ fn s3_failures_are_clear_errors_and_a_damaged_file_writes_nothing() {
         &["--kms-key-id", KMS_KEY],
     ));
     assert!(line.contains("--kms-key-id"), "{line}");
+}
+
+/// The Lambda binary against `api`, its S3 calls going to moto.
+fn start_lambda(s3: &S3, api: &RuntimeApi) -> std::process::Child {
+    let mut command = api.command_for(LAMBDA, "ddb-lake-backfill");
+    s3.aws_env(&mut command);
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+struct Running(std::process::Child);
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn task(action: &str, data_file: Option<&str>) -> Vec<u8> {
+    let mut task = json!({
+        "action": action,
+        "export": format!("s3://exports/{EXPORT_FOLDER}"),
+        "lake": "s3://lake-bucket/",
+        "kmsKeyId": KMS_KEY,
+        "tablePrefix": "lake/",
+        "errorPrefix": "errors/",
+    });
+    if let Some(key) = data_file {
+        task["dataFileS3Key"] = json!(key);
+    }
+    serde_json::to_vec(&task).unwrap()
+}
+
+fn body(posted: &Posted) -> Value {
+    match posted {
+        Posted::Response { body, .. } | Posted::Error { body, .. } => {
+            serde_json::from_slice(body).unwrap()
+        }
+        Posted::InitError { body } => panic!("init error: {}", String::from_utf8_lossy(body)),
+    }
+}
+
+#[test]
+fn the_lambda_loads_one_data_file_per_invocation_and_summarizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    sample_export(&export);
+    let local = dir.path().join("lake-local");
+    ok(local_backfill(&export, &local, &[]));
+    let expected = local_objects(&local);
+
+    let s3 = S3::start();
+    s3.create_bucket("exports");
+    s3.create_bucket("lake-bucket");
+    s3.upload(&export, "exports", EXPORT_FOLDER);
+    let key = |stem: &str| format!("{EXPORT_FOLDER}data/{stem}.json.gz");
+    let (a, b, c, d) = (
+        key("aaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        key("bbbbbbbbbbbbbbbbbbbbbbbbbb"),
+        key("cccccccccccccccccccccccccc"),
+        key("dddddddddddddddddddddddddd"),
+    );
+    // File c is first damaged (its invocation fails), then repaired: the retry loads it.
+    let good_c = std::fs::read(export.join("data/cccccccccccccccccccccccccc.json.gz")).unwrap();
+    let mut damaged = good_c.clone();
+    damaged[20] ^= 0xff;
+    s3.put("exports", &c, damaged);
+
+    let first = vec![
+        task("loadDataFile", Some(&a)),
+        task("loadDataFile", Some(&b)),
+        task("loadDataFile", Some(&c)),
+        task("summarize", None),
+        task(
+            "loadDataFile",
+            Some("exports/AWSDynamoDB/elsewhere/data/x.json.gz"),
+        ),
+        br#"{"action":"loadDataFile","export":"s3://exports/x/"}"#.to_vec(),
+    ];
+    let api = RuntimeApi::start(first, Duration::from_secs(300));
+    let _lambda = Running(start_lambda(&s3, &api));
+    let posted = api.wait_for(6, Duration::from_secs(120));
+    assert_eq!(posted.len(), 6, "{posted:?}");
+    assert!(matches!(posted[0], Posted::Response { .. }), "{posted:?}");
+    assert_eq!(
+        body(&posted[0]),
+        json!({"dataFileS3Key": a, "items": 700, "rows": 700, "failed": 0, "failures": {}, "objects": 1})
+    );
+    assert_eq!(
+        body(&posted[1]),
+        json!({"dataFileS3Key": b, "items": 42, "rows": 40, "failed": 2,
+               "failures": {"column_collision": 1, "not_json": 1}, "objects": 2})
+    );
+    assert!(matches!(posted[2], Posted::Error { .. }), "{posted:?}");
+    let error = body(&posted[2]);
+    assert_eq!(error["errorType"], "DataFileFailed");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("does not match its md5Checksum"),
+        "{error}"
+    );
+    // The summary so far: c failed with its reason, d never ran.
+    let summary = body(&posted[3]);
+    assert_eq!(summary["files"], 4);
+    assert_eq!(summary["filesLoaded"], 2);
+    assert_eq!(summary["filesFailed"], 2);
+    assert_eq!(summary["items"], 742);
+    assert_eq!(summary["rows"], 740);
+    assert_eq!(summary["failedItems"], 2);
+    assert_eq!(summary["exportItems"], 2242);
+    let failed = summary["failedFiles"].as_array().unwrap();
+    assert_eq!(failed[0]["dataFileS3Key"], c);
+    assert!(failed[0]["error"].as_str().unwrap().contains("md5Checksum"));
+    assert_eq!(failed[1]["dataFileS3Key"], d);
+    assert!(failed[1]["error"].as_str().unwrap().contains("no attempt"));
+    assert_eq!(body(&posted[4])["errorType"], "BadExport");
+    assert_eq!(body(&posted[5])["errorType"], "BadInput");
+
+    // The retry, after the file is repaired, and the last file; then everything is there.
+    s3.put("exports", &c, good_c);
+    let second = vec![
+        task("loadDataFile", Some(&c)),
+        task("loadDataFile", Some(&d)),
+        task("summarize", None),
+    ];
+    let api = RuntimeApi::start(second, Duration::from_secs(300));
+    let _lambda = Running(start_lambda(&s3, &api));
+    let posted = api.wait_for(3, Duration::from_secs(120));
+    assert_eq!(posted.len(), 3, "{posted:?}");
+    let summary = body(&posted[2]);
+    assert_eq!(
+        (
+            &summary["filesLoaded"],
+            &summary["filesFailed"],
+            &summary["items"],
+            &summary["rows"]
+        ),
+        (&json!(4), &json!(0), &json!(2242), &json!(2240)),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["failures"],
+        json!({"column_collision": 1, "not_json": 1})
+    );
+    // The lake holds what the command writes, plus the per-file reports.
+    let mut lake = s3.objects("lake-bucket", "");
+    let reports: Vec<String> = lake
+        .keys()
+        .filter(|k| k.starts_with("backfill-reports/"))
+        .cloned()
+        .collect();
+    assert_eq!(reports.len(), 4, "{reports:?}");
+    assert!(reports[0].starts_with(&format!("backfill-reports/{EXPORT_ID}/aaaa")));
+    for report in &reports {
+        assert_eq!(
+            s3.encryption("lake-bucket", report).1.as_deref(),
+            Some(KMS_KEY)
+        );
+        lake.remove(report);
+    }
+    assert_eq!(lake, expected);
 }
