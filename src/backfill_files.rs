@@ -66,6 +66,7 @@ pub fn backfill_file(
     verify_checksums: bool,
     on_items: &(dyn Fn(u64) + Sync),
 ) -> Result<FileOutcome, BackfillError> {
+    // Callers pass indexes of `export.files`; past them there is no file, and nothing to load.
     let Some(one) = export.for_file(index) else {
         return Ok(FileOutcome::default());
     };

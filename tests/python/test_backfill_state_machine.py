@@ -172,6 +172,7 @@ def aws(tmp_path_factory):
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     # The interpreter calls the other services through this server.
+    old_moto_port = os.environ.get("MOTO_PORT")
     os.environ["MOTO_PORT"] = str(port)
     urllib.request.urlopen(urllib.request.Request(
         endpoint + "/moto-api/config", method="POST",
@@ -216,6 +217,10 @@ def aws(tmp_path_factory):
     finally:
         LambdaSimpleBackend.invoke = original_invoke
         retrier_decl.time = time
+        if old_moto_port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = old_moto_port
         process.kill()
         process.wait()
         server.stop()
