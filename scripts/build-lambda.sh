@@ -2,10 +2,13 @@
 # Builds the transformation Lambda for the provided.al2023 runtime: the crate's `bootstrap`
 # binary, release profile, zipped as target/lambda/bootstrap.zip (the path the templates'
 # CodeUri points at). The architecture goes to target/lambda/bootstrap.arch so that
-# scripts/deploy.sh can pass the matching LambdaArchitecture parameter.
+# scripts/deploy.sh can pass the matching LambdaArchitecture parameter. `--bin backfill-lambda`
+# builds the backfill Lambda the same way, as target/lambda/backfill-lambda.zip (the executable
+# inside is always named `bootstrap`, as provided.al2023 expects).
 #
 #   scripts/build-lambda.sh                # arm64 (Graviton), the default
 #   scripts/build-lambda.sh --arch x86_64
+#   scripts/build-lambda.sh --bin backfill-lambda
 #
 # Cross-compiles with the GNU toolchain: `rustup target add` for the target and, for arm64 on an
 # x86_64 machine, Debian/Ubuntu's gcc-aarch64-linux-gnu as linker (installed with apt-get when
@@ -14,11 +17,13 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 arch="${ARCH:-arm64}"
+bin=bootstrap
 while [ $# -gt 0 ]; do
     case "$1" in
         --arch) arch="$2"; shift 2 ;;
         --arch=*) arch="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --bin) bin="$2"; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 64 ;;
     esac
 done
@@ -56,27 +61,28 @@ if { [ "$arch" = arm64 ] && [ "$host" != aarch64 ]; } || { [ "$arch" = x86_64 ] 
     export "CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER=$linker"
 fi
 
-echo "building bootstrap for $arch ($triple)"
-cargo build --release --locked --bin bootstrap --target "$triple"
-binary="${CARGO_TARGET_DIR:-target}/$triple/release/bootstrap"
+case "$bin" in bootstrap|backfill-lambda) ;; *) echo "--bin must be bootstrap or backfill-lambda, not $bin" >&2; exit 64 ;; esac
+echo "building $bin for $arch ($triple)"
+cargo build --release --locked --bin "$bin" --target "$triple"
+binary="${CARGO_TARGET_DIR:-target}/$triple/release/$bin"
 
 # provided.al2023 has glibc 2.34: a binary asking for a newer symbol version would not start.
 needed=$(readelf --dyn-syms --wide "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1)
 if [ -n "$needed" ] && [ "$(printf '%s\n%s\n' "$needed" "$AL2023_GLIBC" | sort -V | tail -n1)" != "$AL2023_GLIBC" ]; then
-    echo "bootstrap needs glibc $needed but provided.al2023 has $AL2023_GLIBC: build on an older distribution" >&2
+    echo "$bin needs glibc $needed but provided.al2023 has $AL2023_GLIBC: build on an older distribution" >&2
     exit 70
 fi
 
 out=target/lambda
 mkdir -p "$out"
-rm -f "$out/bootstrap.zip"
+rm -f "$out/$bin.zip"
 # Python's zipfile keeps the file mode, so `bootstrap` stays executable inside the zip.
-"${PYTHON:-python3}" - "$binary" "$out/bootstrap.zip" <<'EOF'
+"${PYTHON:-python3}" - "$binary" "$out/$bin.zip" <<'EOF'
 import os, sys, zipfile
 binary, archive = sys.argv[1:]
 os.chmod(binary, 0o755)
 with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
     z.write(binary, "bootstrap")
 EOF
-echo "$arch" > "$out/bootstrap.arch"
-echo "wrote $out/bootstrap.zip ($arch, $(du -h "$out/bootstrap.zip" | cut -f1), needs glibc ${needed:-none} <= $AL2023_GLIBC)"
+echo "$arch" > "$out/$bin.arch"
+echo "wrote $out/$bin.zip ($arch, $(du -h "$out/$bin.zip" | cut -f1), needs glibc ${needed:-none} <= $AL2023_GLIBC)"

@@ -7,13 +7,16 @@
 #   3. checkov              - no failed check; every skipped check is justified in the template's
 #                             Metadata (checkov: skip: - id/comment). checkov evaluates conditions
 #                             with the parameters' defaults, so each template is also checked as a
-#                             copy for every other value of its VARIANT_PARAMETERS (ChangeSource).
+#                             copy for every other value of its VARIANT_PARAMETERS (ChangeSource);
+#   4. asl-validator        - every state machine definition (DefinitionSubstitutions applied by
+#                             scripts/state_machine.py) is valid Amazon States Language.
 # Prints the figures and exits non-zero on any failure.
 #
 # Environment:
 #   PYTHON   interpreter whose environment has cfn-lint and checkov (default python3); checkov is
 #            taken from the same bin directory. Missing Python tools are pip-installed into it.
 # cfn-guard is only distributed through crates.io here: installed with cargo when not found.
+# asl-validator comes from npm, installed into a cache folder when not found (needs node and npm).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
@@ -25,6 +28,8 @@ RULES=cloudformation/guard/rules.guard
 FIXTURES=(cloudformation/guard/tests/*_tests.yaml)
 VARIANT_PARAMETERS=(ChangeSource)
 CFN_GUARD_VERSION=3.2.1
+ASL_VALIDATOR_VERSION=4.0.0
+ASL_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/ddb-lake/asl-validator-$ASL_VALIDATOR_VERSION"
 started=$(date +%s)
 failures=()
 
@@ -209,6 +214,36 @@ fi
 rm -f "$checkov_out" "$checkov_err"; rm -rf "$variants_dir"
 read -r _ ck_pass ck_fail ck_skip <<<"$(grep '^FIGURES' <<<"$checkov_report")"
 
+# ------------------------------------------------------------------ 4. asl-validator
+say "asl-validator on the state machine definitions"
+asl_bin="$ASL_DIR/node_modules/.bin/asl-validator"
+if [ ! -x "$asl_bin" ]; then
+    echo "installing asl-validator $ASL_VALIDATOR_VERSION into $ASL_DIR"
+    mkdir -p "$ASL_DIR"
+    npm install --prefix "$ASL_DIR" --no-audit --no-fund --silent "asl-validator@$ASL_VALIDATOR_VERSION" \
+        || { echo "cannot install asl-validator (needs node and npm)" >&2; exit 2; }
+fi
+asl_dir=$(mktemp -d)
+asl_count=0
+asl_failed=0
+for t in "${TEMPLATES[@]}"; do
+    "$PY" scripts/state_machine.py "$t" >"$asl_dir/all.json" || { failures+=("state machine definitions of $t"); continue; }
+    for id in $("$PY" -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))))' "$asl_dir/all.json"); do
+        "$PY" -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))[sys.argv[2]], open(sys.argv[3], "w"))' \
+            "$asl_dir/all.json" "$id" "$asl_dir/$id.json"
+        asl_count=$((asl_count + 1))
+        if out=$("$asl_bin" --json-path "$asl_dir/$id.json" 2>&1); then
+            echo "$t $id: valid"
+        else
+            echo "$t $id: $out"
+            asl_failed=$((asl_failed + 1))
+        fi
+    done
+done
+rm -rf "$asl_dir"
+echo "asl-validator: $asl_count definitions, $asl_failed invalid"
+[ "$asl_failed" -eq 0 ] || failures+=("asl-validator")
+
 # ------------------------------------------------------------------ summary
 say "summary ($(( $(date +%s) - started )) s)"
 echo "templates checked: ${#TEMPLATES[@]}"
@@ -216,6 +251,7 @@ echo "cfn-lint:  $lint_errors errors, $lint_warnings warnings, $lint_infos infor
 echo "cfn-guard: $rule_count rules x ${#TEMPLATES[@]} templates: $guard_pass passed, $guard_fail failed, $guard_skip skipped (type absent)"
 echo "           fixtures: ${fx_pass:-0} compliant passed, ${fx_fail:-0} broken failed as required (of $rule_count rules)"
 echo "checkov:   ${ck_pass:-?} passed, ${ck_fail:-?} failed, ${ck_skip:-?} skipped with justification (${#TEMPLATES[@]} templates and ${#variants[@]} variants)"
+echo "asl-validator: $asl_count state machine definitions, $asl_failed invalid"
 if [ "${#failures[@]}" -gt 0 ]; then
     printf 'FAILED: %s\n' "${failures[@]}" >&2
     exit 1

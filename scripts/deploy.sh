@@ -8,9 +8,11 @@
 #   scripts/deploy.sh producer --stack NAME --artifact-bucket BUCKET
 #                              (--consumer-stack NAME [--consumer-profile P] | -- ConsumerAccountId=.. LakeBucketName=.. LakeKmsKeyArn=..)
 #                              [options] [-- Key=Value ...]
+#   scripts/deploy.sh backfill --stack NAME --artifact-bucket BUCKET --lake-stack NAME
+#                              -- ExportBucketName=.. [ExportKmsKeyArn=..] [MaxConcurrency=..]
 #   scripts/deploy.sh teardown --stack NAME [options]
 #
-# options: --region R  --profile P  --arch arm64|x86_64  --no-build (reuse target/lambda/bootstrap.zip)
+# options: --region R  --profile P  --arch arm64|x86_64  --no-build (reuse target/lambda/*.zip)
 #          --source kinesis|dynamodb-streams (single, producer; or CHANGE_SOURCE=...): how changes
 #            leave the table (ChangeSource parameter; README.md, "Which change source"). Without it a
 #            new stack uses kinesis and an existing one keeps its source.
@@ -18,13 +20,13 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 [ $# -ge 1 ] || usage 64
 case "$1" in -h|--help) usage ;; esac
 command="$1"; shift
 stack="" artifact_bucket="" region="" profile="" arch="${ARCH:-arm64}" build=true
-producer_account="" consumer_stack="" consumer_profile="" source_choice="${CHANGE_SOURCE:-}"
+producer_account="" consumer_stack="" consumer_profile="" source_choice="${CHANGE_SOURCE:-}" lake_stack=""
 overrides=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
         --consumer-stack) consumer_stack="$2"; shift 2 ;;
         --consumer-profile) consumer_profile="$2"; shift 2 ;;
         --source) source_choice="$2"; shift 2 ;;
+        --lake-stack) lake_stack="$2"; shift 2 ;;
         --) shift; overrides+=("$@"); break ;;
         -h|--help) usage ;;
         *) echo "unknown argument: $1" >&2; usage 64 ;;
@@ -63,11 +66,11 @@ output() {  # stack output value: output STACK KEY [extra aws args...]
         --query "Stacks[0].Outputs[?OutputKey=='$k'].OutputValue | [0]" --output text
 }
 
-build_and_package() {  # template -> packaged template path
-    local template="$1" packaged="target/lambda/packaged-$stack.yaml"
+build_and_package() {  # template [binary] -> packaged template path
+    local template="$1" bin="${2:-bootstrap}" packaged="target/lambda/packaged-$stack.yaml"
     [ -n "$artifact_bucket" ] || { echo "--artifact-bucket is required (an S3 bucket in the stack's region for the Lambda zip)" >&2; exit 64; }
-    if $build || [ ! -f target/lambda/bootstrap.zip ]; then
-        scripts/build-lambda.sh --arch "$arch" >&2
+    if $build || [ ! -f "target/lambda/$bin.zip" ]; then
+        scripts/build-lambda.sh --arch "$arch" --bin "$bin" >&2
     fi
     # CodeUri ../target/lambda/bootstrap.zip is uploaded; the packaged copy points at S3.
     aws_ cloudformation package --template-file "$template" --s3-bucket "$artifact_bucket" \
@@ -115,6 +118,17 @@ case "$command" in
         fi
         packaged=$(build_and_package cloudformation/lake-producer.yaml)
         deploy "$packaged" "LambdaArchitecture=$(cat target/lambda/bootstrap.arch)" "${from_consumer[@]}" "${source_overrides[@]}" "${overrides[@]}"
+        ;;
+    backfill)
+        [ -n "$lake_stack" ] || { echo "--lake-stack (the lake stack's name) is required" >&2; exit 64; }
+        from_lake=()
+        for key in LakeBucketName LakeKmsKeyArn TablePrefix ErrorPrefix; do
+            value=$(output "$lake_stack" "$key" aws_)
+            [ -n "$value" ] && [ "$value" != None ] || { echo "lake stack $lake_stack has no output $key" >&2; exit 65; }
+            from_lake+=("$key=$value")
+        done
+        packaged=$(build_and_package cloudformation/backfill.yaml backfill-lambda)
+        deploy "$packaged" "LambdaArchitecture=$(cat target/lambda/backfill-lambda.arch)" "${from_lake[@]}" "${overrides[@]}"
         ;;
     teardown)
         table=$(output "$stack" SourceTableName aws_)

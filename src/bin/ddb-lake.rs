@@ -46,9 +46,11 @@ enum Command {
     /// batches and write a local lake in the stacks' S3 layout, failed records under the error
     /// prefix; with the Lambda's settings.
     Replay(lake_cli::ReplayArgs),
-    /// Load a DynamoDB export to S3 (DYNAMODB_JSON) into a local lake: a full export's items as
-    /// rows inserted at the export time, so the stream's later changes override them; an
-    /// incremental export's changes as INSERT/MODIFY/REMOVE rows at their own change times.
+    /// Load a DynamoDB export to S3 (DYNAMODB_JSON) into the lake: a full export's items as rows
+    /// inserted at the export time, so the stream's later changes override them; an incremental
+    /// export's changes as INSERT/MODIFY/REMOVE rows at their own change times. Either side may be
+    /// on S3 (s3://BUCKET/PREFIX/, standard AWS configuration) or a local folder; data files are
+    /// loaded in parallel, one per core.
     Backfill(lake_cli::BackfillArgs),
     /// Report, per table, the time the local lake covers from full exports, incremental exports
     /// and the stream, and any hole between them; fails when the current state may miss changes.

@@ -2,10 +2,11 @@
 //! The work itself is in [`crate::lake::replay`], [`crate::lake::backfill`] and [`crate::lake`].
 
 use crate::config::Config;
-use crate::lake::backfill::backfill;
+use crate::lake::backfill_files::backfill_export;
 use crate::lake::coverage::ExportRecord;
 use crate::lake::export::{Export, ExportType};
 use crate::lake::replay::{BatchLimits, Replay};
+use crate::lake::store::{Location, S3Access, Store};
 use crate::lake::writer::{LakeSettings, LakeSummary, LakeWriter};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant};
 /// Where and how the lake is written; the defaults are the stacks' defaults.
 #[derive(Debug, clap::Args)]
 pub struct LakeArgs {
-    /// The lake folder, laid out like the stacks' S3 bucket (created if missing).
+    /// The lake folder, laid out like the stacks' S3 bucket (created if missing); for
+    /// `backfill`, also the bucket itself: s3://BUCKET/ or s3://BUCKET/PREFIX/.
     #[arg(long, value_name = "DIR")]
     pub lake: PathBuf,
     /// The stacks' TablePrefix: rows go under <DIR>/<PREFIX>table=…/ ("" for none).
@@ -56,15 +58,24 @@ pub struct ReplayArgs {
 /// `ddb-lake backfill`.
 #[derive(Debug, clap::Args)]
 pub struct BackfillArgs {
-    /// The export's folder, as downloaded from `<export prefix>/AWSDynamoDB/<ExportId>/`: it holds
+    /// The export's folder, `<export prefix>/AWSDynamoDB/<ExportId>/`, where DynamoDB wrote it
+    /// (s3://BUCKET/PREFIX/AWSDynamoDB/<ExportId>/) or a local copy: it holds
     /// manifest-summary.json, manifest-files.json and data/ (an incremental export's data files
     /// may instead be in the shared ../data/, as its manifest says).
     pub export: PathBuf,
     #[command(flatten)]
     pub lake: LakeArgs,
-    /// Read the data files without comparing them with their md5Checksum.
+    /// Read the data files without comparing them with their md5Checksum (on S3, each data
+    /// file is then read once instead of twice).
     #[arg(long)]
     pub skip_checksums: bool,
+    /// With an S3 lake: the KMS key (ARN) objects are encrypted with (SSE-KMS), the lake's key
+    /// as the stacks' bucket policy requires; without it the bucket's default encryption applies.
+    #[arg(long, value_name = "KEY_ARN")]
+    pub kms_key_id: Option<String>,
+    /// Data files loaded at once (default: one per core, or RAYON_NUM_THREADS).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
 }
 
 /// Inputs above this size get a progress bar (when standard error is a terminal).
@@ -72,6 +83,9 @@ const LARGE_INPUT_BYTES: u64 = 32 << 20;
 const LARGE_EXPORT_ITEMS: u64 = 100_000;
 
 pub fn replay(args: ReplayArgs) -> Result<(), String> {
+    if args.lake.lake.to_string_lossy().starts_with("s3://") {
+        return Err("replay writes a local lake: give --lake a folder".to_owned());
+    }
     let config = Config::from_env().map_err(|e| e.to_string())?;
     let settings = lake_settings(&args.lake, "ddb-lake-replay");
     let mut lake = LakeWriter::new(&args.lake.lake, settings.clone()).map_err(|e| e.to_string())?;
@@ -145,7 +159,7 @@ pub fn replay(args: ReplayArgs) -> Result<(), String> {
             String::new()
         }
     );
-    text += &lake_text(&args.lake.lake, &settings, &summary);
+    text += &lake_text(&args.lake.lake.display().to_string(), &settings, &summary);
     text += &speed_text(stats.records, "records", started.elapsed());
     print(&text);
     Ok(())
@@ -153,9 +167,25 @@ pub fn replay(args: ReplayArgs) -> Result<(), String> {
 
 pub fn backfill_command(args: BackfillArgs) -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
-    let export = Export::open(&args.export).map_err(|e| e.to_string())?;
+    let export_at = location(&args.export)?;
+    let lake_at = location(&args.lake.lake)?;
+    if args.kms_key_id.is_some() && !lake_at.is_s3() {
+        return Err("--kms-key-id applies to an S3 lake (s3://BUCKET/...) only".to_owned());
+    }
+    // The S3 client and its runtime only when a side is on S3.
+    let s3 = if export_at.is_s3() || lake_at.is_s3() {
+        Some(S3Access::start().map_err(|e| format!("cannot start the S3 client: {e}"))?)
+    } else {
+        None
+    };
+    let open = |at: &Location, kms: Option<&str>| {
+        Store::open(at, s3.as_ref(), kms).map_err(|e| e.to_string())
+    };
+    let export = Export::open_in(open(&export_at, None)?).map_err(|e| e.to_string())?;
+    let lake = open(&lake_at, args.kms_key_id.as_deref())?;
     let settings = lake_settings(&args.lake, "ddb-lake-backfill");
-    let mut lake = LakeWriter::new(&args.lake.lake, settings.clone()).map_err(|e| e.to_string())?;
+    // Checks the lake's settings before any file is read.
+    LakeWriter::to_store(lake.clone(), settings.clone()).map_err(|e| e.to_string())?;
     let bar = if export.item_count >= LARGE_EXPORT_ITEMS {
         progress_bar(
             Some(export.item_count),
@@ -164,13 +194,24 @@ pub fn backfill_command(args: BackfillArgs) -> Result<(), String> {
     } else {
         ProgressBar::hidden()
     };
+    let threads = if args.threads == 0 {
+        rayon::current_num_threads()
+    } else {
+        args.threads
+    };
     let started = Instant::now();
-    let stats = backfill(&export, &config, &mut lake, !args.skip_checksums, |_| {
-        bar.inc(1)
-    })
+    let outcome = backfill_export(
+        &export,
+        &config,
+        &lake,
+        &settings,
+        !args.skip_checksums,
+        threads,
+        &|n| bar.inc(n),
+    )
     .map_err(|e| e.to_string())?;
-    let summary = lake.finish().map_err(|e| e.to_string())?;
     bar.finish_and_clear();
+    let stats = &outcome.stats;
     let mut text = match &export.export_type {
         ExportType::Full => format!(
             "backfilled {} items of table {} as of {} (export {}): {}, {} failed{}\n",
@@ -196,21 +237,26 @@ pub fn backfill_command(args: BackfillArgs) -> Result<(), String> {
         ),
     };
     // The incremental export's window, for `ddb-lake coverage`: its rows alone do not tell it.
-    if let Some(record) = ExportRecord::of(&export, &stats) {
+    if let Some(record) = ExportRecord::of(&export, stats) {
         let path = record
-            .write(&args.lake.lake, &settings.table_prefix)
-            .map_err(|e| {
-                format!(
-                    "cannot write the export's record in {}: {e}",
-                    args.lake.lake.display()
-                )
-            })?;
+            .write(&lake, &settings.table_prefix)
+            .map_err(|e| format!("cannot write the export's record in {lake_at}: {e}"))?;
         text += &format!("recorded the export's window in {}\n", path.display());
     }
-    text += &lake_text(&args.lake.lake, &settings, &summary);
+    text += &lake_text(&lake_at.to_string(), &settings, &outcome.lake);
+    text += &format!(
+        "{} on {}\n",
+        plural(export.files.len() as u64, "data file", "data files"),
+        plural(threads as u64, "thread", "threads")
+    );
     text += &speed_text(stats.items, "items", started.elapsed());
     print(&text);
     Ok(())
+}
+
+/// A folder argument: `s3://…` or a local path.
+fn location(path: &Path) -> Result<Location, String> {
+    Location::parse(&path.to_string_lossy()).map_err(|e| e.to_string())
 }
 
 fn lake_settings(args: &LakeArgs, default_stream: &str) -> LakeSettings {
@@ -249,9 +295,9 @@ fn reasons(failures: &BTreeMap<&'static str, u64>) -> String {
 }
 
 /// The lake's folders that received objects, the first few of them by name.
-fn lake_text(root: &Path, settings: &LakeSettings, summary: &LakeSummary) -> String {
+fn lake_text(root: &str, settings: &LakeSettings, summary: &LakeSummary) -> String {
     const SHOWN: usize = 12;
-    let mut text = format!("lake {}:\n", root.display());
+    let mut text = format!("lake {root}:\n");
     for (prefix, objects) in summary.objects.iter().take(SHOWN) {
         text += &format!("  {prefix}  {}\n", plural(*objects, "object", "objects"));
     }

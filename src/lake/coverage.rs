@@ -30,6 +30,7 @@
 use crate::config::Config;
 use crate::lake::backfill::{BackfillStats, FULL_EXPORT_EVENT_ID, INCREMENTAL_EXPORT_EVENT_ID};
 use crate::lake::export::{Export, ExportType};
+use crate::lake::store::Store;
 use flate2::read::MultiGzDecoder;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -91,18 +92,14 @@ impl ExportRecord {
         format!("{table_prefix}{EXPORTS_FOLDER}/{}.json", self.export_id)
     }
 
-    /// Writes it into the local lake at `root` (under a temporary name first, so a reader never
-    /// sees half a record). Loading the same export again rewrites the same record.
-    pub fn write(&self, root: &Path, table_prefix: &str) -> std::io::Result<PathBuf> {
-        let path = root.join(self.key(table_prefix));
-        let dir = path.parent().unwrap_or(root);
-        std::fs::create_dir_all(dir)?;
-        let temp = dir.join(format!(".{}.json.tmp", self.export_id));
+    /// Writes it into the lake (a local folder or an S3 bucket; whole, so a reader never sees half
+    /// a record) and returns where. Loading the same export again rewrites the same record.
+    pub fn write(&self, lake: &Store, table_prefix: &str) -> std::io::Result<PathBuf> {
+        let key = self.key(table_prefix);
         let mut text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         text.push(b'\n');
-        std::fs::write(&temp, text)?;
-        std::fs::rename(&temp, &path)?;
-        Ok(path)
+        lake.put(&key, text)?;
+        Ok(lake.display(&key))
     }
 }
 

@@ -1,5 +1,5 @@
-//! A DynamoDB export to S3 in `DYNAMODB_JSON` format, read from a local copy of its folder
-//! (`<export-prefix>/AWSDynamoDB/<ExportId>/`):
+//! A DynamoDB export to S3 in `DYNAMODB_JSON` format, read where DynamoDB wrote it or from a
+//! local copy of its folder (`<export-prefix>/AWSDynamoDB/<ExportId>/`), through a [`Store`]:
 //!
 //! ```text
 //! manifest-summary.json   one JSON object: exportArn, exportTime, tableArn, itemCount, outputFormat…
@@ -19,6 +19,7 @@
 //! ([`Export::items`]), so an export of any size is read in constant memory. Each data file's MD5
 //! is checked before its items are read, and its item count after.
 
+use crate::lake::store::Store;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use flate2::read::MultiGzDecoder;
@@ -92,8 +93,10 @@ struct DataFileJson {
 pub struct DataFile {
     /// `dataFileS3Key` as the manifest gives it.
     pub key: String,
-    /// The local copy: `<export folder>/data/<name>`.
+    /// Where it is read: `data/<name>` in the export's folder.
     pub path: PathBuf,
+    /// `data/<name>`: its key in the export's [`Store`].
+    pub store_key: String,
     /// The file name without `.json.gz`, stable for the export.
     pub stem: String,
     pub item_count: u64,
@@ -167,14 +170,23 @@ pub struct Export {
     pub export_type: ExportType,
     pub item_count: u64,
     pub files: Vec<DataFile>,
+    /// The export's folder, where the data files are read.
+    pub store: Store,
 }
 
 impl Export {
     /// Reads and checks the manifests in `dir`. The data files must be in `dir/data/`, as the
     /// export wrote them.
     pub fn open(dir: &Path) -> Result<Export, ExportError> {
-        let summary_path = dir.join(SUMMARY_FILE);
-        let bytes = std::fs::read(&summary_path).map_err(|e| io(&summary_path, e))?;
+        Export::open_in(Store::local(dir))
+    }
+
+    /// [`Export::open`] for an export folder in any store (an S3 bucket and prefix).
+    pub fn open_in(store: Store) -> Result<Export, ExportError> {
+        let summary_path = store.display(SUMMARY_FILE);
+        let bytes = store
+            .read_all(SUMMARY_FILE)
+            .map_err(|e| io(&summary_path, e))?;
         let summary: SummaryJson =
             serde_json::from_slice(&bytes).map_err(|e| manifest(&summary_path, e.to_string()))?;
         match summary.output_format.as_deref() {
@@ -214,8 +226,14 @@ impl Export {
             ExportType::Incremental(w) => (w.to_ms, w.to.clone()),
         };
 
-        let files_path = dir.join(FILES_FILE);
-        let text = std::fs::read_to_string(&files_path).map_err(|e| io(&files_path, e))?;
+        let files_path = store.display(FILES_FILE);
+        let text = store
+            .read_all(FILES_FILE)
+            .and_then(|bytes| {
+                String::from_utf8(bytes)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            })
+            .map_err(|e| io(&files_path, e))?;
         let mut files = Vec::new();
         for (i, line) in text
             .lines()
@@ -233,13 +251,15 @@ impl Export {
                     ),
                 )
             })?;
+            let store_key = match export_type {
+                ExportType::Full => format!("data/{name}"),
+                ExportType::Incremental(_) => {
+                    incremental_data_key(&export_id, &entry.data_file_s3_key, name)
+                }
+            };
             files.push(DataFile {
-                path: match export_type {
-                    ExportType::Full => dir.join("data").join(name),
-                    ExportType::Incremental(_) => {
-                        incremental_data_path(dir, &export_id, &entry.data_file_s3_key, name)
-                    }
-                },
+                path: store.display(&store_key),
+                store_key,
                 stem: name.trim_end_matches(".json.gz").to_owned(),
                 key: entry.data_file_s3_key,
                 item_count: entry.item_count,
@@ -265,6 +285,27 @@ impl Export {
             export_type,
             item_count: summary.item_count,
             files,
+            store,
+        })
+    }
+
+    /// This export reduced to its data file `index`: the same table, time and ids, that file's
+    /// items only. Each data file can so be loaded on its own (in parallel, or by one Lambda
+    /// invocation each) with the same rows as when the whole export is loaded.
+    pub fn for_file(&self, index: usize) -> Option<Export> {
+        let file = self.files.get(index)?.clone();
+        Some(Export {
+            export_arn: self.export_arn.clone(),
+            export_id: self.export_id.clone(),
+            table_arn: self.table_arn.clone(),
+            table_name: self.table_name.clone(),
+            region: self.region.clone(),
+            export_time_ms: self.export_time_ms,
+            export_time: self.export_time.clone(),
+            export_type: self.export_type.clone(),
+            item_count: file.item_count,
+            files: vec![file],
+            store: self.store.clone(),
         })
     }
 
@@ -304,7 +345,7 @@ pub struct Items<'e> {
 
 struct OpenFile {
     index: usize,
-    reader: Option<BufReader<MultiGzDecoder<File>>>,
+    reader: Option<BufReader<MultiGzDecoder<Box<dyn Read + Send>>>>,
     line: u64,
     items: u64,
 }
@@ -378,17 +419,20 @@ impl Items<'_> {
 
     fn open(&self, index: usize) -> Result<OpenFile, ExportError> {
         let file = &self.export.files[index];
+        let store = &self.export.store;
         if self.verify_checksums {
             if let Some(expected) = &file.md5_checksum {
-                if md5_base64(&file.path)? != *expected {
+                // A whole read before the items are: a damaged file writes no row.
+                let object = store.get(&file.store_key).map_err(|e| io(&file.path, e))?;
+                if md5_base64_of(object.reader, &file.path)? != *expected {
                     return Err(ExportError::Checksum {
                         path: file.path.clone(),
                     });
                 }
             }
         }
-        let handle = File::open(&file.path).map_err(|e| io(&file.path, e))?;
-        let empty = handle.metadata().map_err(|e| io(&file.path, e))?.len() == 0;
+        let object = store.get(&file.store_key).map_err(|e| io(&file.path, e))?;
+        let (handle, empty) = (object.reader, object.len == 0);
         Ok(OpenFile {
             index,
             // An empty partition may leave an empty file, which is not a gzip stream.
@@ -454,11 +498,10 @@ fn epoch_ms(text: &str) -> Option<u64> {
         .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
 }
 
-/// Where the local copy of an incremental export's data file is: `<export folder>/data/<name>`
+/// Where an incremental export's data file is, relative to the export's folder: `data/<name>`
 /// when its key is under the export's own folder (`…/AWSDynamoDB/<ExportId>/data/`), else
-/// `<export folder>/../data/<name>`, the export prefix's shared `AWSDynamoDB/data/` folder as a
-/// recursive copy of the prefix lays it out.
-fn incremental_data_path(dir: &Path, export_id: &str, key: &str, name: &str) -> PathBuf {
+/// `../data/<name>`, the export prefix's shared `AWSDynamoDB/data/` folder.
+fn incremental_data_key(export_id: &str, key: &str, name: &str) -> String {
     let own_folder = key
         .strip_suffix(name)
         .and_then(|k| k.strip_suffix("/data/"))
@@ -469,9 +512,9 @@ fn incremental_data_path(dir: &Path, export_id: &str, key: &str, name: &str) -> 
                     .is_some_and(|k| k.ends_with('/'))
         });
     if own_folder {
-        dir.join("data").join(name)
+        format!("data/{name}")
     } else {
-        dir.join("..").join("data").join(name)
+        format!("../data/{name}")
     }
 }
 
@@ -487,7 +530,12 @@ fn data_file_name(key: &str) -> Option<&str> {
 
 /// The base64 MD5 of a file, as `md5Checksum` gives it.
 pub fn md5_base64(path: &Path) -> Result<String, ExportError> {
-    let mut file = File::open(path).map_err(|e| io(path, e))?;
+    let file = File::open(path).map_err(|e| io(path, e))?;
+    md5_base64_of(file, path)
+}
+
+/// The base64 MD5 of what `file` reads (`path` names it in errors).
+pub fn md5_base64_of(mut file: impl Read, path: &Path) -> Result<String, ExportError> {
     let mut digest = md5::Context::new();
     let mut buf = vec![0; 256 << 10];
     loop {
@@ -543,20 +591,19 @@ mod tests {
 
     #[test]
     fn incremental_data_files_are_found_where_their_key_says() {
-        let dir = Path::new("exports/AWSDynamoDB/0176-ab");
-        let own = dir.join("data").join("x.json.gz");
-        let shared = dir.join("..").join("data").join("x.json.gz");
-        for (key, path) in [
-            ("exports/AWSDynamoDB/0176-ab/data/x.json.gz", &own),
-            ("AWSDynamoDB/0176-ab/data/x.json.gz", &own),
-            ("0176-ab/data/x.json.gz", &own),
-            ("exports/AWSDynamoDB/data/x.json.gz", &shared),
-            ("data/x.json.gz", &shared),
-            ("exports/AWSDynamoDB/10176-ab/data/x.json.gz", &shared),
+        let own = "data/x.json.gz";
+        let shared = "../data/x.json.gz";
+        for (key, expected) in [
+            ("exports/AWSDynamoDB/0176-ab/data/x.json.gz", own),
+            ("AWSDynamoDB/0176-ab/data/x.json.gz", own),
+            ("0176-ab/data/x.json.gz", own),
+            ("exports/AWSDynamoDB/data/x.json.gz", shared),
+            ("data/x.json.gz", shared),
+            ("exports/AWSDynamoDB/10176-ab/data/x.json.gz", shared),
         ] {
             assert_eq!(
-                &incremental_data_path(dir, "0176-ab", key, "x.json.gz"),
-                path,
+                incremental_data_key("0176-ab", key, "x.json.gz"),
+                expected,
                 "{key}"
             );
         }

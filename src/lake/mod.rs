@@ -7,6 +7,8 @@
 //! [`schema_cli`] is `ddb-lake schema`, which reads a lake into [`crate::catalog`].
 
 pub mod backfill;
+pub mod backfill_files;
+pub mod backfill_task;
 pub mod cli;
 pub mod coverage;
 pub mod event_builder;
@@ -14,4 +16,5 @@ pub mod export;
 pub mod export_record;
 pub mod replay;
 pub mod schema_cli;
+pub mod store;
 pub mod writer;

@@ -18,7 +18,11 @@
 //!   partition's objects, so running the same input again rewrites the same objects instead of
 //!   adding copies. Objects are written under a hidden temporary name and renamed when complete:
 //!   a reader never sees half an object.
+//! * [`LakeWriter::to_store`] writes the same objects into any [`Store`]: on S3 each object is
+//!   built in memory (gzip'd) and put whole when closed, under the same key and name, with the
+//!   same bytes as in a local folder.
 
+use crate::lake::store::Store;
 use crate::record::json_out::write_json_str;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -26,7 +30,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use thiserror::Error;
+
+/// Numbers the temporary files of every writer of this process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The layout and buffering of the lake. Defaults are the stacks' defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,8 +140,7 @@ fn is_data_prefix(prefix: &str, settings: &LakeSettings) -> bool {
 
 /// One object being filled.
 struct OpenObject {
-    temp_path: PathBuf,
-    gzip: GzEncoder<BufWriter<File>>,
+    sink: Sink,
     /// Of the uncompressed rows: names the object.
     digest: md5::Context,
     bytes: u64,
@@ -141,14 +148,29 @@ struct OpenObject {
     last_used: u64,
 }
 
+/// Where an open object's gzip stream goes.
+enum Sink {
+    /// A hidden temporary file in the local lake, renamed when complete.
+    File {
+        temp_path: PathBuf,
+        gzip: GzEncoder<BufWriter<File>>,
+    },
+    /// Memory, put whole into `store` when complete.
+    Memory {
+        gzip: GzEncoder<Vec<u8>>,
+        store: Store,
+    },
+}
+
 /// Writes rows and failed records into the lake folder at `root`.
 pub struct LakeWriter {
     root: PathBuf,
+    /// Set when the lake is not a local folder.
+    store: Option<Store>,
     settings: LakeSettings,
     open: HashMap<String, OpenObject>,
     /// Counts writes, to find the least recently used object.
     tick: u64,
-    temp_counter: u64,
     summary: LakeSummary,
     line: Vec<u8>,
 }
@@ -160,13 +182,24 @@ impl LakeWriter {
         check_part("delivery stream name", &settings.delivery_stream)?;
         Ok(LakeWriter {
             root: root.into(),
+            store: None,
             settings,
             open: HashMap::new(),
             tick: 0,
-            temp_counter: 0,
             summary: LakeSummary::default(),
             line: Vec::with_capacity(1024),
         })
+    }
+
+    /// Writes into `store`: a local folder as [`LakeWriter::new`] does, any other store (S3)
+    /// with each object built in memory and put whole when closed.
+    pub fn to_store(store: Store, settings: LakeSettings) -> Result<LakeWriter, LakeError> {
+        if let Some(dir) = store.local_dir() {
+            return LakeWriter::new(dir.to_owned(), settings);
+        }
+        let mut writer = LakeWriter::new(PathBuf::new(), settings)?;
+        writer.store = Some(store);
+        Ok(writer)
     }
 
     /// Appends one row (a JSON object and its `\n`) to the partition `partition`
@@ -242,8 +275,12 @@ impl LakeWriter {
         object.last_used = tick;
         object.bytes += line.len() as u64;
         object.digest.consume(line);
-        let path = &object.temp_path;
-        object.gzip.write_all(line).map_err(|e| io(path, e))
+        match &mut object.sink {
+            Sink::File { temp_path, gzip } => gzip.write_all(line).map_err(|e| io(temp_path, e)),
+            Sink::Memory { gzip, store } => {
+                gzip.write_all(line).map_err(|e| io(&store.display(key), e))
+            }
+        }
     }
 
     fn close_least_recently_used(&mut self) -> Result<(), LakeError> {
@@ -261,24 +298,39 @@ impl LakeWriter {
     }
 
     fn create(&mut self, key: &str, arrival_ms: u64) -> Result<OpenObject, LakeError> {
+        if let Some(store) = &self.store {
+            return Ok(OpenObject {
+                // The same compression as in a local lake: the same bytes on both sides.
+                sink: Sink::Memory {
+                    gzip: GzEncoder::new(Vec::new(), Compression::fast()),
+                    store: store.clone(),
+                },
+                digest: md5::Context::new(),
+                bytes: 0,
+                first_arrival_ms: arrival_ms,
+                last_used: self.tick,
+            });
+        }
         let dir = self.root.join(key);
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        self.temp_counter += 1;
         // Hidden and without `.gz`, so no `**/*.gz` reader picks up an unfinished object.
         let temp_path = dir.join(format!(
             ".{}-{}-{}.tmp",
             self.settings.delivery_stream,
             std::process::id(),
-            self.temp_counter
+            // Unique in the process: writers of different data files fill the same partitions.
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let file = File::create(&temp_path).map_err(|e| io(&temp_path, e))?;
         Ok(OpenObject {
-            temp_path,
-            // Fast compression: a local lake is read far more often than it is short of disk.
-            gzip: GzEncoder::new(
-                BufWriter::with_capacity(64 << 10, file),
-                Compression::fast(),
-            ),
+            sink: Sink::File {
+                temp_path,
+                // Fast compression: a local lake is read far more often than it is short of disk.
+                gzip: GzEncoder::new(
+                    BufWriter::with_capacity(64 << 10, file),
+                    Compression::fast(),
+                ),
+            },
             digest: md5::Context::new(),
             bytes: 0,
             first_arrival_ms: arrival_ms,
@@ -288,15 +340,11 @@ impl LakeWriter {
 
     fn close(&mut self, key: &str, object: OpenObject) -> Result<(), LakeError> {
         let OpenObject {
-            temp_path,
-            gzip,
+            sink,
             mut digest,
             first_arrival_ms,
             ..
         } = object;
-        let mut file = gzip.finish().map_err(|e| io(&temp_path, e))?;
-        file.flush().map_err(|e| io(&temp_path, e))?;
-        drop(file);
         let count = self.summary.objects.entry(key.to_owned()).or_insert(0);
         *count += 1;
         // The object's position in its partition: two objects with the same rows still get
@@ -308,8 +356,24 @@ impl LakeWriter {
             first_arrival_ms,
             digest.finalize().0,
         );
-        let path = self.root.join(key).join(name);
-        std::fs::rename(&temp_path, &path).map_err(|e| io(&path, e))
+        match sink {
+            Sink::File { temp_path, gzip } => {
+                let mut file = gzip.finish().map_err(|e| io(&temp_path, e))?;
+                file.flush().map_err(|e| io(&temp_path, e))?;
+                drop(file);
+                let path = self.root.join(key).join(name);
+                std::fs::rename(&temp_path, &path).map_err(|e| io(&path, e))
+            }
+            Sink::Memory { gzip, store } => {
+                let object_key = format!("{key}{name}");
+                let bytes = gzip
+                    .finish()
+                    .map_err(|e| io(&store.display(&object_key), e))?;
+                store
+                    .put(&object_key, bytes)
+                    .map_err(|e| io(&store.display(&object_key), e))
+            }
+        }
     }
 }
 

@@ -54,7 +54,12 @@ impl RuntimeApi {
     /// API address and the function's variables set, and none of the host's settings or AWS
     /// endpoint and profile leaking in. Callers add their own settings.
     pub fn lambda_command(&self, function_name: &str) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
+        self.command_for(env!("CARGO_BIN_EXE_bootstrap"), function_name)
+    }
+
+    /// [`RuntimeApi::lambda_command`] for another of the crate's Lambda binaries.
+    pub fn command_for(&self, binary: &str, function_name: &str) -> Command {
+        let mut cmd = Command::new(binary);
         cmd.env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -71,6 +76,7 @@ impl RuntimeApi {
             "MAX_RESPONSE_BYTES",
             "AWS_ENDPOINT_URL",
             "AWS_ENDPOINT_URL_KINESIS",
+            "AWS_ENDPOINT_URL_S3",
             "AWS_PROFILE",
         ] {
             cmd.env_remove(host_setting);
