@@ -8,15 +8,16 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "Rust: formatting and lints"
 cargo fmt --check
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --all-targets --features moto-tests -- -D warnings
 
 step "Python tools"
-# Before the Rust tests too: some of them run moto_server from this environment.
+# Before the Rust tests: the moto suites (the moto-tests feature) run moto_server from this
+# environment.
 # shellcheck source=scripts/python-env.sh
 source scripts/python-env.sh
 
-step "Rust: unit, contract, property, CLI and Lambda-binary tests"
-cargo test --locked
+step "Rust: unit, contract, property, CLI, Lambda-binary and moto_server (Kinesis) tests"
+cargo test --locked --features moto-tests
 
 if [ -x scripts/check-cloudformation.sh ]; then
   step "CloudFormation: cfn-lint, cfn-guard, checkov"

@@ -3,11 +3,9 @@
 //! dropped record's exact bytes and partition key are on the source stream; a batch that fits
 //! makes no Kinesis call. Through the library, the Lambda binary and the command.
 
-mod common;
-#[path = "common/fault_proxy.rs"]
-mod fault_proxy;
-#[path = "common/moto.rs"]
-mod moto;
+use crate::common;
+use crate::fault_proxy;
+use crate::moto;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

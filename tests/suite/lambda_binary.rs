@@ -1,7 +1,7 @@
 //! The built Lambda binary (`bootstrap`) against a local Lambda Runtime API: `main`, the settings
 //! and the runtime wiring, not only the handler function.
 
-mod common;
+use crate::common;
 
 use common::runtime_api::{Posted, RuntimeApi};
 use std::process::{Child, Stdio};

@@ -3,11 +3,9 @@
 //! or dying endpoint, or a deadline, fails the invocation, so no record is ever answered
 //! `Dropped` without being on the stream.
 
-mod common;
-#[path = "common/fault_proxy.rs"]
-mod fault_proxy;
-#[path = "common/moto.rs"]
-mod moto;
+use crate::common;
+use crate::fault_proxy;
+use crate::moto;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
