@@ -16,8 +16,10 @@ mkdir -p "$work"
 trap '[ -z "${BENCH_DIR:-}" ] && rm -rf "$work"' EXIT
 
 echo "==> cargo build --release --bin ddb-lake"
-cargo build --quiet --release --bin ddb-lake
-bin=target/release/ddb-lake
+# shellcheck source=scripts/cargo-bin.sh
+source scripts/cargo-bin.sh
+cargo_bin --quiet --release --bin ddb-lake
+bin=${BIN[ddb-lake]}
 
 echo "==> generating $records change records and an export of $items items in $work"
 python3 - "$work" "$records" "$items" <<'EOF'

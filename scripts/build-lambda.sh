@@ -57,8 +57,10 @@ if { [ "$arch" = arm64 ] && [ "$host" != aarch64 ]; } || { [ "$arch" = x86_64 ] 
 fi
 
 echo "building bootstrap for $arch ($triple)"
-cargo build --release --locked --bin bootstrap --target "$triple"
-binary="${CARGO_TARGET_DIR:-target}/$triple/release/bootstrap"
+# shellcheck source=scripts/cargo-bin.sh
+source scripts/cargo-bin.sh
+cargo_bin --release --locked --bin bootstrap --target "$triple"
+binary=${BIN[bootstrap]}
 
 # provided.al2023 has glibc 2.34: a binary asking for a newer symbol version would not start.
 needed=$(readelf --dyn-syms --wide "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1)

@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from lake_sql import athena, connect, defaults, load_template  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / "target" / "debug" / "ddb-lake"
 SAMPLE = ROOT / "sample-records" / "change-records.jsonl"
 EXPORT = ROOT / "sample-records" / "export"
 SQL = ROOT / "sql"
@@ -34,10 +33,8 @@ EXPORT_TIME = "2025-11-20T08:00:00.000000Z"
 
 
 @pytest.fixture(scope="module")
-def binary() -> Path:
-    # Cheap when the binary is up to date; builds it on a fresh clone.
-    subprocess.run(["cargo", "build", "--quiet", "--bin", "ddb-lake"], cwd=ROOT, check=True)
-    return BIN
+def binary(cargo_bin) -> Path:
+    return cargo_bin("ddb-lake")
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +189,7 @@ def test_the_view_answers_like_the_stacks_saved_query(lake, template):
     assert theirs == ours
 
 
-def test_the_local_layout_is_the_stacks_layout(lake, template):
+def test_the_local_layout_is_the_stacks_layout(lake, binary, template):
     names = defaults(template)
     s3 = resource(template, "AWS::KinesisFirehose::DeliveryStream")["ExtendedS3DestinationConfiguration"]
     assert s3["CompressionFormat"] == "GZIP"
@@ -211,7 +208,7 @@ def test_the_local_layout_is_the_stacks_layout(lake, template):
     # A record that fails lands under the error prefix with the output type.
     bad = lake / "bad.jsonl"
     bad.write_text(SAMPLE.read_text().splitlines()[0].replace('"INSERT"', '"UPSERT"') + "\n")
-    subprocess.run([str(BIN), "replay", bad, "--lake", lake], check=True, capture_output=True)
+    subprocess.run([str(binary), "replay", bad, "--lake", lake], check=True, capture_output=True)
     errors = [p.relative_to(lake).as_posix() for p in (lake / names["ErrorPrefix"]).rglob("*.gz")]
     assert len(errors) == 1
     error_pattern = as_pattern(error_prefix.replace("!{firehose:error-output-type}", "processing-failed"))
