@@ -5,8 +5,13 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+// The benchmarks' event generator, checked by `benchmark_input`; the bench uses the rest.
+#[allow(dead_code)]
+#[path = "../../examples/bench_event/event.rs"]
+mod bench_event;
 
 mod backfill;
+mod benchmark_input;
 mod cli;
 mod contract;
 mod lambda_binary;
