@@ -7,11 +7,14 @@
 #           then "${BIN[ddb-lake]}", "${BIN[floor]}" are the paths (binaries and examples, by name).
 # Run:      scripts/cargo-bin.sh [cargo build options]
 #           prints the path of each binary or example built, one a line (for the Python tests).
+# DDB_LAKE_FEATURES, when set, is passed as --features: scripts/test.sh sets it so that these
+# builds are the ones its `cargo test` made, not a second build of the crate.
 
 cargo_bin() {
   declare -gA BIN
-  local messages line name path
-  messages=$(cargo build --message-format=json-render-diagnostics "$@") || return
+  local messages line name path features=()
+  [ -z "${DDB_LAKE_FEATURES:-}" ] || features=(--features "$DDB_LAKE_FEATURES")
+  messages=$(cargo build --message-format=json-render-diagnostics "${features[@]}" "$@") || return
   while IFS= read -r line; do
     # Only artifacts with an executable, and only binaries and examples (not build scripts).
     case $line in

@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The suites that need moto_server; exported so that the builds the Python tests ask for
+# (scripts/cargo-bin.sh) reuse this build instead of making another.
+export DDB_LAKE_FEATURES=moto-tests
 started=$SECONDS
 current="start"
 rust_log=$(mktemp)
@@ -37,7 +40,7 @@ trap summary EXIT
 
 step "Rust: formatting and lints"
 cargo fmt --check
-cargo clippy --locked --all-targets --features moto-tests -- -D warnings
+cargo clippy --locked --all-targets --features "$DDB_LAKE_FEATURES" -- -D warnings
 
 step "Python tools"
 # Before the Rust tests: the moto suites run moto_server from this environment.
@@ -45,7 +48,7 @@ step "Python tools"
 source scripts/python-env.sh
 
 step "Rust: unit, contract, property, CLI, Lambda-binary and moto_server (Kinesis) tests"
-cargo test --locked --features moto-tests 2>&1 | tee "$rust_log"
+cargo test --locked --features "$DDB_LAKE_FEATURES" 2>&1 | tee "$rust_log"
 
 if [ -x scripts/check-cloudformation.sh ]; then
   step "CloudFormation: cfn-lint, cfn-guard, checkov"
