@@ -1,17 +1,19 @@
 //! Throughput of the whole transformation (event bytes → response bytes), in MB/s and records/s,
 //! over a 6 MB Firehose event and over a small batch.
 //!
-//! The 6 MB event is `BENCH_EVENT` if set, else generated once into `target/` by the shared
-//! generator (`../shared/bench/make_event.py`) when it is there, else built from the sample
-//! records. `scripts/bench.sh` sets `BENCH_EVENT`.
+//! The 6 MB event is the file `BENCH_EVENT` if set, else generated in memory by the repository's
+//! generator (examples/bench_event/event.rs, seed 1): the event `scripts/bench.sh` writes.
+
+// Shared with the example that writes the event to a file (scripts/bench.sh).
+#[allow(dead_code)]
+#[path = "../examples/bench_event/event.rs"]
+mod bench_event;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ddb_lake::lake::event_builder::firehose_event;
 use ddb_lake::Config;
 use ddb_lake::{transform_event, FirehoseEvent};
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,36 +23,7 @@ fn large_event() -> Vec<u8> {
     if let Ok(path) = std::env::var("BENCH_EVENT") {
         return std::fs::read(&path).unwrap_or_else(|e| panic!("BENCH_EVENT={path}: {e}"));
     }
-    let cached = manifest_dir().join("target/bench-event-6mb.json");
-    if let Ok(bytes) = std::fs::read(&cached) {
-        return bytes;
-    }
-    let generator = manifest_dir().join("../shared/bench/make_event.py");
-    if generator.exists() {
-        let status = Command::new("python3")
-            .arg(&generator)
-            .arg(&cached)
-            .status();
-        if status.is_ok_and(|s| s.success()) {
-            return std::fs::read(&cached).unwrap();
-        }
-    }
-    from_samples(&cached)
-}
-
-/// The sample change records, repeated to just under 6 MB of event.
-fn from_samples(cache: &PathBuf) -> Vec<u8> {
-    let records =
-        std::fs::read(manifest_dir().join("sample-records/change-records.jsonl")).unwrap();
-    let mut many = Vec::new();
-    loop {
-        many.extend_from_slice(&records);
-        let event = firehose_event(&many).unwrap();
-        if event.len() > 5_400_000 {
-            let _ = std::fs::write(cache, &event);
-            return event;
-        }
-    }
+    bench_event::firehose_event(bench_event::DEFAULT_BYTES, 1).bytes
 }
 
 fn bench(c: &mut Criterion) {

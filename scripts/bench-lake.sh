@@ -22,8 +22,10 @@ if [ -n "${DDB_LAKE_BIN:-}" ]; then  # a release binary built already
     bin=$DDB_LAKE_BIN
 else
     echo "==> cargo build --release --bin ddb-lake"
-    cargo build --quiet --release --bin ddb-lake
-    bin="${CARGO_TARGET_DIR:-target}/release/ddb-lake"
+    # shellcheck source=scripts/cargo-bin.sh
+    source scripts/cargo-bin.sh
+    cargo_bin --quiet --release --bin ddb-lake
+    bin=${BIN[ddb-lake]}
 fi
 
 echo "==> generating $records change records and an export of $items items in $work"

@@ -63,8 +63,10 @@ fi
 
 case "$bin" in bootstrap|backfill-lambda) ;; *) echo "--bin must be bootstrap or backfill-lambda, not $bin" >&2; exit 64 ;; esac
 echo "building $bin for $arch ($triple)"
-cargo build --release --locked --bin "$bin" --target "$triple"
-binary="${CARGO_TARGET_DIR:-target}/$triple/release/$bin"
+# shellcheck source=scripts/cargo-bin.sh
+source scripts/cargo-bin.sh
+cargo_bin --release --locked --bin "$bin" --target "$triple"
+binary=${BIN[$bin]}
 
 # provided.al2023 has glibc 2.34: a binary asking for a newer symbol version would not start.
 needed=$(readelf --dyn-syms --wide "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1)

@@ -13,8 +13,10 @@ lake=${DDB_LAKE_DEMO_DIR:-lake}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Building ddb-lake"
-cargo build --quiet --bin ddb-lake
-bin=target/debug/ddb-lake
+# shellcheck source=scripts/cargo-bin.sh
+source scripts/cargo-bin.sh
+cargo_bin --quiet --bin ddb-lake
+bin=${BIN[ddb-lake]}
 rm -rf "$lake"
 
 step "ddb-lake backfill sample-records/export --lake $lake   (the table as exported at 08:00)"

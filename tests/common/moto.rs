@@ -1,23 +1,34 @@
 //! A real Kinesis API for the tests: `moto_server` on a free loopback port, killed on drop, and
 //! the few Kinesis calls the tests make against it (create a stream, read everything on it).
 //!
-//! Included with `#[path]` by the tests that need it, so the other test binaries do not compile
-//! SDK calls they never make.
+//! Part of the `moto` test binary only (tests/moto/), so the other tests do not compile SDK
+//! calls they never make. `moto_server` must be on PATH: the harness never installs anything.
 #![allow(dead_code)]
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kinesis::config::{Credentials, Region};
 use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_kinesis::Client;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// moto's account: stream ARNs must name it.
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
+
+/// What to do when `moto_server` is missing.
+const HOW_TO_GET_MOTO: &str = "moto_server is not on PATH. Run the suite with scripts/test.sh, or \
+     `source scripts/python-env.sh` (the project's Python tools, moto among them) and then \
+     `cargo test --features moto-tests`";
+
+/// Ports tried before giving up: another process may take the one we picked before moto binds it.
+const PORT_TRIES: usize = 5;
+
+/// Only bounds a hang: moto's start is a Python import, slow on a busy machine.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
 
 pub fn stream_arn(name: &str) -> String {
     format!("arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{name}")
@@ -39,66 +50,95 @@ fn on_path(program: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
+/// How one attempt to start moto on a port ended.
+enum Start {
+    Up(Moto),
+    /// Another process had the port.
+    PortTaken(String),
+}
+
 impl Moto {
-    /// Starts `moto_server`: from PATH (scripts/test.sh puts the project's Python tools there),
-    /// else from the project's virtualenv, which `scripts/python-env.sh` creates on first use.
+    /// Starts `moto_server` from PATH on a free loopback port; when another process takes that
+    /// port first, tries another one.
     pub fn start() -> Moto {
-        let port = free_port().to_string();
-        let mut command = if on_path("moto_server") {
-            Command::new("moto_server")
-        } else {
-            let env_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/python-env.sh");
-            let mut c = Command::new("bash");
-            c.arg("-c")
-                .arg(format!(
-                    "source '{}' && exec moto_server \"$@\"",
-                    env_script.display()
-                ))
-                .arg("moto_server");
-            c
-        };
-        let child = command
-            .args(["-H", "127.0.0.1", "-p", &port])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let mut moto = Moto {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            child,
-        };
-        moto.wait_until_up(&port);
-        moto
+        Moto::start_on_first_free(std::iter::repeat_with(free_port).take(PORT_TRIES))
     }
 
-    fn wait_until_up(&mut self, port: &str) {
-        // The first run may be creating the virtualenv.
-        let until = Instant::now() + Duration::from_secs(300);
-        while Instant::now() < until {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("moto_server exited early: {status}");
+    /// Starts moto on the first of `ports` it can listen on.
+    fn start_on_first_free(ports: impl IntoIterator<Item = u16>) -> Moto {
+        assert!(on_path("moto_server"), "{HOW_TO_GET_MOTO}");
+        let mut taken = Vec::new();
+        for port in ports {
+            match Moto::start_on(port) {
+                Start::Up(moto) => return moto,
+                Start::PortTaken(output) => taken.push((port, output)),
             }
-            if answers(port) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("moto_server did not answer on port {port}");
+        panic!("moto_server found every port it tried taken: {taken:#?}");
+    }
+
+    /// Starts moto on `port` and waits for its own word that it listens there: werkzeug's
+    /// "Running on http://127.0.0.1:PORT" on standard error. (Waiting for the port to answer
+    /// instead could take another process's server on that port for ours.)
+    fn start_on(port: u16) -> Start {
+        let mut child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start moto_server: {e}. {HOW_TO_GET_MOTO}"));
+        let lines = stderr_lines(child.stderr.take().expect("piped standard error"));
+        let listening = format!("Running on http://127.0.0.1:{port}");
+        let mut output = String::new();
+        let until = Instant::now() + START_TIMEOUT;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if line.contains(&listening) => {
+                    return Start::Up(Moto {
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                        child,
+                    })
+                }
+                Ok(line) => {
+                    output.push_str(&line);
+                    output.push('\n');
+                }
+                // Standard error closed: moto exited.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait().expect("wait for moto_server");
+                    if output.contains("in use") {
+                        return Start::PortTaken(output);
+                    }
+                    panic!(
+                        "moto_server exited ({status}) before listening on port {port}:\n{output}"
+                    );
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "moto_server did not listen on port {port} within {START_TIMEOUT:?}:\n{output}"
+                    );
+                }
+            }
+        }
     }
 }
 
-/// moto answers HTTP (not only accepts connections).
-fn answers(port: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(format!("127.0.0.1:{port}")) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = "GET /moto-api/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    let mut head = [0; 12];
-    s.write_all(request.as_bytes()).is_ok()
-        && s.read_exact(&mut head).is_ok()
-        && head.starts_with(b"HTTP/1.")
+/// The lines of moto's standard error as they come. It is read to the end (moto logs every
+/// request there), so moto never blocks on a full pipe.
+fn stderr_lines(stderr: ChildStderr) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            // Nobody listens once moto is up; keep draining.
+            let _ = tx.send(line);
+        }
+    });
+    rx
 }
 
 impl Drop for Moto {
@@ -182,4 +222,33 @@ pub async fn on_the_stream(endpoint: &str, stream: &str) -> Vec<(Vec<u8>, String
     let mut records = read_stream(&client, stream).await;
     records.sort();
     records
+}
+
+/// The harness itself: a port another process holds is given up for the next one.
+#[test]
+fn moto_moves_to_another_port_when_its_port_is_taken() {
+    let holder = TcpListener::bind("127.0.0.1:0").expect("hold a port");
+    let held = holder.local_addr().expect("held address").port();
+    let free = free_port();
+    let moto = Moto::start_on_first_free([held, free]);
+    assert_eq!(moto.endpoint, format!("http://127.0.0.1:{free}"));
+}
+
+/// Without moto_server on PATH the harness stops at once, naming what to run (and never
+/// installs anything): this runs one moto test in a child process with an empty PATH.
+#[test]
+fn moto_missing_from_path_fails_fast_naming_the_command() {
+    let out = Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "reingest::a_batch_that_fits_makes_no_kinesis_call",
+            "--exact",
+        ])
+        .env("PATH", "")
+        .output()
+        .expect("run the test binary");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("moto_server is not on PATH"), "{text}");
+    assert!(text.contains("scripts/test.sh"), "{text}");
+    assert!(text.contains("source scripts/python-env.sh"), "{text}");
 }

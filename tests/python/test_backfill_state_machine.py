@@ -47,20 +47,6 @@ FOLDER = f"exports/AWSDynamoDB/{EXPORT_ID}/"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-def built_binary(name):
-    """The crate's binary `name`, built if needed (cargo's own path, whatever the target dir)."""
-    out = subprocess.run(
-        ["cargo", "build", "--quiet", "--bin", name, "--message-format=json"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout
-    for line in out.splitlines():
-        msg = json.loads(line)
-        if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
-                and msg["target"]["name"] == name:
-            return msg["executable"]
-    raise RuntimeError(f"cargo built no {name}")
-
-
 class RuntimeApi:
     """The Lambda Runtime API for one function process: `invoke` hands it an event and waits."""
 
@@ -161,12 +147,12 @@ def moto_definition(function_arn, lake_bucket):
 
 
 @pytest.fixture(scope="module")
-def aws(tmp_path_factory):
+def aws(tmp_path_factory, cargo_bin):
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.server import ThreadedMotoServer
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-    lambda_binary = built_binary("backfill-lambda")
+    lambda_binary = str(cargo_bin("backfill-lambda"))
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -258,7 +244,7 @@ def lake_objects(s3, bucket, prefix=""):
     return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
 
 
-def test_the_state_machine_loads_every_data_file_and_summarizes(aws, tmp_path):
+def test_the_state_machine_loads_every_data_file_and_summarizes(aws, tmp_path, cargo_bin):
     clients, runtime, waits, endpoint = aws
     s3 = clients["s3"]
     s3.create_bucket(Bucket="exports")
@@ -293,7 +279,7 @@ def test_the_state_machine_loads_every_data_file_and_summarizes(aws, tmp_path):
         (local_export / key[len(FOLDER):]).write_bytes(s3.get_object(Bucket="exports", Key=key)["Body"].read())
     local_lake = tmp_path / "lake"
     env = {k: v for k, v in os.environ.items() if k not in ("FLATTEN_SEPARATOR", "METADATA_PREFIX", "LIST_MODE")}
-    subprocess.run([built_binary("ddb-lake"), "backfill", str(local_export), "--lake", str(local_lake)],
+    subprocess.run([str(cargo_bin("ddb-lake")), "backfill", str(local_export), "--lake", str(local_lake)],
                    check=True, capture_output=True, env=env)
     expected = {str(p.relative_to(local_lake)): p.read_bytes() for p in local_lake.rglob("*") if p.is_file()}
     written = lake_objects(s3, "lake-ok")

@@ -30,8 +30,6 @@ from lake_sql import (BadData, Number, SerDe, athena, canonical_number, connect,
                       infer_tables, load_row, parse_type, read_value)
 
 ROOT = Path(__file__).resolve().parents[2]
-# DDB_LAKE names a binary built elsewhere (cargo's target folder is shared and rebuilt by others).
-BIN = Path(os.environ.get("DDB_LAKE") or ROOT / "target" / "debug" / "ddb-lake")
 DEVICES = ROOT / "sample-records" / "devices-change-records.jsonl"
 SAMPLE = ROOT / "sample-records" / "change-records.jsonl"
 EXPORT = ROOT / "sample-records" / "export"
@@ -41,11 +39,8 @@ EXPORT_TIME = "2025-11-20T08:00:00.000000Z"
 
 
 @pytest.fixture(scope="module")
-def binary() -> Path:
-    # Cheap when the binary is up to date; builds it on a fresh clone.
-    if not os.environ.get("DDB_LAKE"):
-        subprocess.run(["cargo", "build", "--quiet", "--bin", "ddb-lake"], cwd=ROOT, check=True)
-    return BIN
+def binary(cargo_bin) -> Path:
+    return cargo_bin("ddb-lake")
 
 
 def load_template(path: Path = TEMPLATE) -> dict:
@@ -215,7 +210,7 @@ def test_the_view_answers_like_the_stacks_saved_query(lake, binary, template):
     assert theirs == ours
 
 
-def test_the_local_layout_is_the_stacks_layout(lake, template):
+def test_the_local_layout_is_the_stacks_layout(lake, binary, template):
     names = defaults(template)
     s3 = resource(template, "AWS::KinesisFirehose::DeliveryStream")["ExtendedS3DestinationConfiguration"]
     assert s3["CompressionFormat"] == "GZIP"
@@ -234,7 +229,7 @@ def test_the_local_layout_is_the_stacks_layout(lake, template):
     # A record that fails lands under the error prefix with the output type.
     bad = lake / "bad.jsonl"
     bad.write_text(SAMPLE.read_text().splitlines()[0].replace('"INSERT"', '"UPSERT"') + "\n")
-    subprocess.run([str(BIN), "replay", bad, "--lake", lake], check=True, capture_output=True)
+    subprocess.run([str(binary), "replay", bad, "--lake", lake], check=True, capture_output=True)
     errors = [p.relative_to(lake).as_posix() for p in (lake / names["ErrorPrefix"]).rglob("*.gz")]
     assert len(errors) == 1
     error_pattern = as_pattern(error_prefix.replace("!{firehose:error-output-type}", "processing-failed"))

@@ -46,10 +46,8 @@ INCREMENTAL_ID = "01763627400000-1ac2e3a1"
 
 
 @pytest.fixture(scope="module")
-def binary() -> Path:
-    # Cheap when up to date; the binary is where cargo puts it (CARGO_TARGET_DIR, if set).
-    subprocess.run(["cargo", "build", "--quiet", "--bin", "ddb-lake"], cwd=ROOT, check=True)
-    return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "ddb-lake"
+def binary(cargo_bin) -> Path:
+    return cargo_bin("ddb-lake")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 //! `Batch::fit`, the pure half of the contract's "Response size": which records are answered
 //! `Dropped` (to be put back on the source stream) so that the response fits its budget.
 
-mod common;
+use crate::common;
 
 use common::*;
 use ddb_lake::Config;

@@ -1,7 +1,7 @@
 //! One test (at least) per rule of the transformation contract, run through the whole batch
 //! transformation as Firehose would call it.
 
-mod common;
+use crate::common;
 
 use common::*;
 use ddb_lake::transform_event;

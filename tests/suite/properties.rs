@@ -3,7 +3,7 @@
 //! collision always fails the record instead of overwriting a value, and a response fitted to its
 //! size budget hands back exactly the records it answers `Dropped`.
 
-mod common;
+use crate::common;
 
 use bigdecimal::BigDecimal;
 use common::*;

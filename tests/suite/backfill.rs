@@ -1,6 +1,6 @@
 //! `ddb-lake backfill`: a DynamoDB export to S3 (DYNAMODB_JSON) into the local lake, streamed.
 
-mod common;
+use crate::common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

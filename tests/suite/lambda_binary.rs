@@ -1,11 +1,14 @@
 //! The built Lambda binary (`bootstrap`) against a local Lambda Runtime API: `main`, the settings
 //! and the runtime wiring, not only the handler function.
 
-mod common;
+use crate::common;
 
 use common::runtime_api::{Posted, RuntimeApi};
 use std::process::{Child, Stdio};
 use std::time::Duration;
+
+/// How long to wait for the Lambda's answers: only bounds a hang (a busy machine is slow).
+const HANG: Duration = Duration::from_secs(120);
 
 fn sample(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -48,7 +51,7 @@ fn answers_invocations_through_the_runtime_api() {
     ];
     let api = RuntimeApi::start(events, Duration::from_secs(60));
     let _lambda = Running(start_lambda(&api, &[]));
-    let posted = api.wait_for(3, Duration::from_secs(30));
+    let posted = api.wait_for(3, HANG);
     assert_eq!(posted.len(), 3, "{posted:?}");
     let expected = trim(sample("firehose-event.expected.json"));
     assert_eq!(
@@ -89,7 +92,7 @@ fn settings_reach_the_lambda() {
         &api,
         &[("METADATA_PREFIX", "meta_"), ("LIST_MODE", "json_string")],
     ));
-    let posted = api.wait_for(1, Duration::from_secs(30));
+    let posted = api.wait_for(1, HANG);
     let Some(Posted::Response { body, .. }) = posted.first() else {
         panic!("{posted:?}")
     };
@@ -117,7 +120,7 @@ fn an_oversize_direct_put_response_fails_the_invocation() {
         Duration::from_secs(60),
     );
     let _lambda = Running(start_lambda(&api, &[("MAX_RESPONSE_BYTES", "2048")]));
-    let posted = api.wait_for(1, Duration::from_secs(30));
+    let posted = api.wait_for(1, HANG);
     match posted.first() {
         Some(Posted::Error { body, .. }) => {
             let text = String::from_utf8_lossy(body);

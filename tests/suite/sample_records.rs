@@ -1,7 +1,7 @@
 //! The shipped sample records stay consistent: the Firehose event is built from the change
 //! records, and transforming it gives exactly the expected response and rows.
 
-mod common;
+use crate::common;
 
 use common::{columns, Response};
 use ddb_lake::lake::event_builder::firehose_event;

@@ -3,18 +3,14 @@
 //! same lake objects as a local backfill, whatever the side, the parallelism or the route;
 //! SSE-KMS with the given key; re-runs rewrite the same objects; failures are reported.
 
-mod common;
-#[path = "common/moto.rs"]
-mod moto;
-
+use crate::common::lake_files::{files, gzip};
+use crate::common::runtime_api::{Posted, RuntimeApi};
+use crate::moto::{self, Moto};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::lake_files::{files, gzip};
-use common::runtime_api::{Posted, RuntimeApi};
 use flate2::read::MultiGzDecoder;
-use moto::Moto;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -1,7 +1,7 @@
 //! `ddb-lake replay`: change records through the Lambda's code into a local lake laid out like
 //! the stacks' S3 bucket.
 
-mod common;
+use crate::common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -1,0 +1,15 @@
+//! The integration tests against a real Kinesis and S3 API: `moto_server` on a free loopback port,
+//! started by the harness (tests/common/moto.rs). One test binary, built only with
+//! `--features moto-tests` because it needs `moto_server` on PATH: scripts/test.sh turns the
+//! feature on and puts the project's Python tools on PATH.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/fault_proxy.rs"]
+mod fault_proxy;
+#[path = "../common/moto.rs"]
+mod moto;
+
+mod backfill_s3;
+mod faults;
+mod reingest;
