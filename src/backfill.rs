@@ -98,6 +98,7 @@ pub fn backfill(
             table_name: &export.table_name,
             aws_region: &export.region,
             expired_by_ttl: false,
+            stream_sequence_number: None,
             position: StreamPosition::default(),
         };
         match item_image(&item.text).and_then(|image| rows.write(&meta, image.get())) {

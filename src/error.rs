@@ -29,6 +29,8 @@ pub enum RecordError {
     UnknownEventName,
     #[error("tableName is not a valid DynamoDB table name")]
     BadTableName,
+    #[error("eventSourceARN does not name a valid DynamoDB table (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL)")]
+    NoTableInEventSourceArn,
     #[error("the record has no image and no Keys")]
     NoImage,
     #[error("the batch's rows already pass four times Lambda's response limit: this record goes to the error prefix rather than into memory")]
@@ -53,7 +55,7 @@ impl RecordError {
                 "not_a_change_record"
             }
             RecordError::UnknownEventName => "unknown_event_name",
-            RecordError::BadTableName => "bad_table_name",
+            RecordError::BadTableName | RecordError::NoTableInEventSourceArn => "bad_table_name",
             RecordError::NoImage => "no_image",
             RecordError::Time(_) => "bad_change_time",
             RecordError::Item(ItemError::ColumnCollision) => "column_collision",
