@@ -6,7 +6,7 @@
 use crate::config::{Config, ListMode};
 use crate::json_out::write_json_str;
 use crate::typed_json::{
-    end_of_value, fail, next_tag, write_tagged_value, ItemError, Tag, MAX_DEPTH,
+    end_of_value, fail, next_tag, write_tagged_value, ItemError, Tag, MAX_NESTED_CONTAINERS,
 };
 use hashbrown::{DefaultHashBuilder, HashTable};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
@@ -160,7 +160,8 @@ impl<'de> DeserializeSeed<'de> for ImageSeed<'_> {
     }
 }
 
-/// A map of attributes (the image itself, or the body of an `M`) at nesting level `depth`.
+/// A map of attributes (the image itself, or the body of an `M`) at nesting level `depth`: its
+/// values sit inside `depth - 1` containers of their attribute.
 struct Attributes<'a> {
     f: &'a mut Flattener,
     out: &'a mut Vec<u8>,
@@ -247,7 +248,7 @@ impl<'de> Visitor<'de> for Column<'_> {
         let tag = next_tag(&mut map, &mut f.error)?;
         let is_list = matches!(tag, Tag::L | Tag::SS | Tag::NS | Tag::BS);
         if tag == Tag::M {
-            if depth > MAX_DEPTH {
+            if depth > MAX_NESTED_CONTAINERS {
                 return Err(fail(&mut f.error, ItemError::TooDeep));
             }
             map.next_value_seed(Attributes {
@@ -393,7 +394,8 @@ mod tests {
     }
 
     #[test]
-    fn maps_nest_at_most_32_levels() {
+    fn an_attribute_value_holds_at_most_31_nested_maps_or_lists() {
+        // The item is DynamoDB's first level of 32: 31 maps below it are accepted, 32 refused.
         let nest = |levels: usize| {
             format!(
                 r#"{{"a":{}{{"S":"x"}}{}}}"#,
@@ -401,8 +403,32 @@ mod tests {
                 "}}".repeat(levels)
             )
         };
-        assert!(row(&nest(32)).is_ok());
-        assert_eq!(row(&nest(33)), Err(ItemError::TooDeep));
+        let a31 = format!("a{}", "_a".repeat(31));
+        assert_eq!(
+            row(&nest(31)).unwrap(),
+            format!(r#"{{"_m":0,"{a31}":"x"}}"#)
+        );
+        assert_eq!(row(&nest(32)), Err(ItemError::TooDeep));
+        // Lists below maps count too: 30 maps and one list is 31 containers, two lists 32.
+        let with_lists = |lists: usize| {
+            format!(
+                r#"{{"a":{}{}{{"S":"x"}}{}{}}}"#,
+                r#"{"M":{"a":"#.repeat(30),
+                r#"{"L":["#.repeat(lists),
+                "]}".repeat(lists),
+                "}}".repeat(30)
+            )
+        };
+        assert!(row(&with_lists(1)).is_ok());
+        assert_eq!(row(&with_lists(2)), Err(ItemError::TooDeep));
+        for mode in [ListMode::Array, ListMode::JsonString] {
+            let config = Config {
+                list_mode: mode,
+                ..Config::default()
+            };
+            assert!(row_with(&config, &with_lists(1)).is_ok());
+            assert_eq!(row_with(&config, &with_lists(2)), Err(ItemError::TooDeep));
+        }
         assert!(row(&nest(50_000)).is_err());
     }
 }
