@@ -146,6 +146,12 @@ impl EventTime {
 /// A whole non-negative JSON number (its text, e.g. `1700000000123` or `1.700000000123e12`),
 /// read exactly from its digits.
 pub fn whole_number(text: &str) -> Result<u64, TimeError> {
+    // The usual case, plain digits: at most 19 of them cannot overflow.
+    if (1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(text
+            .bytes()
+            .fold(0, |value, d| value * 10 + u64::from(d - b'0')));
+    }
     match scaled(text, 0)? {
         (value, true) => Ok(value),
         (_, false) => Err(TimeError::NotWhole),

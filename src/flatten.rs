@@ -20,8 +20,11 @@ pub struct Flattener {
     list_mode: ListMode,
     /// Columns may not grow past this (see [`Config::max_row_bytes`]).
     max_bytes: usize,
-    /// Column names an attribute may not take (the metadata columns).
+    /// Column names an attribute may not take (the metadata columns). The same for every row,
+    /// so they are checked apart from `used` rather than added to it for each row.
     reserved: Vec<String>,
+    /// The first bytes of the reserved names: most columns are told apart by it alone.
+    reserved_first_bytes: [bool; 256],
     /// Column names already used in the current row.
     used: ColumnNames,
     /// The column name being built, key by key.
@@ -37,11 +40,18 @@ pub struct Flattener {
 impl Flattener {
     /// `reserved` lists the column names the row already has (its metadata columns).
     pub fn new(config: &Config, reserved: Vec<String>) -> Flattener {
+        let mut reserved_first_bytes = [false; 256];
+        for name in &reserved {
+            if let Some(&b) = name.as_bytes().first() {
+                reserved_first_bytes[usize::from(b)] = true;
+            }
+        }
         Flattener {
             separator: config.separator.clone(),
             list_mode: config.list_mode,
             max_bytes: config.max_row_bytes(),
             reserved,
+            reserved_first_bytes,
             used: ColumnNames::default(),
             path: String::new(),
             scratch: Vec::new(),
@@ -85,13 +95,24 @@ impl Flattener {
         if out.len() + self.path.len() > self.max_bytes {
             return Err(fail(&mut self.error, ItemError::RowTooLarge));
         }
-        if !self.used.insert(&self.path) {
+        if self.is_reserved(&self.path) || !self.used.insert(&self.path) {
             return Err(fail(&mut self.error, ItemError::ColumnCollision));
         }
         out.push(b',');
         write_json_str(out, &self.path);
         out.push(b':');
         Ok(())
+    }
+
+    /// `name` is one of the reserved names.
+    fn is_reserved(&self, name: &str) -> bool {
+        match name.as_bytes().first() {
+            Some(&b) if self.reserved_first_bytes[usize::from(b)] => {
+                self.reserved.iter().any(|r| r == name)
+            }
+            Some(_) => false,
+            None => self.reserved.iter().any(String::is_empty),
+        }
     }
 }
 
@@ -143,9 +164,6 @@ impl<'de> DeserializeSeed<'de> for ImageSeed<'_> {
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         let f = self.f;
         f.used.clear();
-        for name in &f.reserved {
-            f.used.insert(name);
-        }
         f.path.clear();
         f.error = None;
         f.in_image = true;
@@ -343,6 +361,16 @@ mod tests {
             r#"{"a":{"S":"x"},"a":{"S":"y"}}"#,
         ] {
             assert_eq!(row(image), Err(ItemError::ColumnCollision), "{image}");
+        }
+        // Reserved names are checked whole: a name sharing their first byte is fine.
+        let mut f = Flattener::new(&Config::default(), vec!["_m".into(), "_event_id".into()]);
+        for (image, ok) in [
+            (r#"{"_n":{"S":"x"},"_":{"S":"x"},"_mm":{"S":"x"}}"#, true),
+            (r#"{"_n":{"S":"x"},"_event_id":{"S":"x"}}"#, false),
+            (r#"{"":{"S":"x"}}"#, true),
+        ] {
+            let mut out = Vec::new();
+            assert_eq!(f.write_columns(image, &mut out).is_ok(), ok, "{image}");
         }
         // A map whose leaves do not clash is fine, and buffers reset between rows.
         let mut f = Flattener::new(&Config::default(), vec![]);
