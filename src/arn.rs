@@ -3,6 +3,7 @@
 //! source Kinesis stream (put-back), the Firehose delivery stream (the local error layout), the
 //! DynamoDB table of an export, and a table's DynamoDB stream (DynamoDB Streams records).
 
+use std::ops::Range;
 use thiserror::Error;
 
 /// The six parts of an ARN, borrowed. The resource may itself contain `:` and `/`.
@@ -19,8 +20,18 @@ impl<'a> Arn<'a> {
     /// Splits `text` into its parts; `None` unless it starts `arn:` with a partition and has six
     /// parts.
     pub fn parse(text: &'a str) -> Option<Arn<'a>> {
-        let parts: Vec<&str> = text.splitn(6, ':').collect();
-        let ["arn", partition, service, region, account, resource] = parts[..] else {
+        // No allocation: DynamoDB Streams records are read on the hot path.
+        let mut parts = text.splitn(6, ':');
+        let mut next = || parts.next();
+        let (
+            Some("arn"),
+            Some(partition),
+            Some(service),
+            Some(region),
+            Some(account),
+            Some(resource),
+        ) = (next(), next(), next(), next(), next(), next())
+        else {
             return None;
         };
         (!partition.is_empty()).then_some(Arn {
@@ -102,6 +113,20 @@ impl StreamArn {
             name: name.to_owned(),
         })
     }
+}
+
+/// Where the table name sits in a DynamoDB table ARN or table stream ARN (`…:dynamodb:…:
+/// table/NAME[/stream/LABEL]`), as a range of `text` so a caller can borrow it; the name is not
+/// checked (see [`crate::record::partition::is_table_name`]).
+pub fn dynamodb_table_span(text: &str) -> Option<Range<usize>> {
+    let arn = Arn::parse(text)?;
+    if arn.service != "dynamodb" {
+        return None;
+    }
+    let rest = arn.resource.strip_prefix("table/")?;
+    let name = rest.split('/').next().unwrap_or(rest);
+    let start = text.len() - arn.resource.len() + "table/".len();
+    Some(start..start + name.len())
 }
 
 /// The region and table name of a DynamoDB table ARN (`…:dynamodb:REGION:ACCOUNT:table/NAME`) or

@@ -15,9 +15,11 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 6_000_000;
 /// inflating far past that is refused before it can exhaust memory.
 pub const MAX_PAYLOAD_BYTES: usize = 16 << 20;
 
-/// DynamoDB lets documents nest 32 levels deep (Amazon DynamoDB developer guide, "Quotas":
-/// nested attribute depth); a deeper one is not a DynamoDB item.
-pub const MAX_DEPTH: u32 = 32;
+/// DynamoDB supports nested attributes up to 32 levels deep, counting the item itself as the
+/// first level: an attribute's value holds at most 31 nested `M`/`L` containers (31 nested maps
+/// are accepted, 32 refused, as captured against the service). A deeper value is not a DynamoDB
+/// item. (Amazon DynamoDB developer guide, "Quotas": nested attribute depth.)
+pub const MAX_NESTED_CONTAINERS: u32 = 31;
 
 /// Kinesis `PutRecords` takes at most 500 records a call (Kinesis API reference, PutRecords) ...
 pub const PUT_RECORDS_MAX_RECORDS: usize = 500;

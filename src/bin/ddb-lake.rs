@@ -36,8 +36,10 @@ enum Command {
         #[arg(long, default_value_t = 60, value_name = "SECONDS")]
         reingest_timeout: u64,
     },
-    /// Wrap change records (newline-delimited JSON or a JSON array, as Kinesis Data Streams for
-    /// DynamoDB writes them) into a Firehose transformation event, to feed `transform`.
+    /// Wrap change records (newline-delimited JSON, a JSON array, or DynamoDB Streams Lambda
+    /// events {"Records": [...]}; as Kinesis Data Streams for DynamoDB writes them or as a
+    /// DynamoDB stream delivers them) into a Firehose transformation event, to feed `transform`.
+    /// DynamoDB Streams records are wrapped as an EventBridge Pipe delivers them (Direct PUT).
     FirehoseEvent {
         /// The change records; standard input when omitted.
         file: Option<PathBuf>,

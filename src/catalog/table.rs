@@ -67,7 +67,7 @@ impl TableSchema {
     /// are declared whether or not a row has them (the Kinesis columns are absent for Direct PUT).
     pub fn new(source_table: &str, metadata_prefix: &str) -> TableSchema {
         let mut schema = TableSchema::empty(source_table, metadata_prefix);
-        for name in metadata_columns() {
+        for name in METADATA_COLUMNS {
             let t = match name {
                 "is_deleted" | "expired_by_ttl" => AthenaType::Boolean,
                 _ => AthenaType::String,
@@ -95,7 +95,7 @@ impl TableSchema {
     /// The metadata column name `key` stands for (`event_name` for `_event_name`), if it is one.
     pub fn metadata_name<'a>(&self, key: &'a str) -> Option<&'a str> {
         key.strip_prefix(self.metadata_prefix.as_str())
-            .filter(|name| metadata_columns().contains(name))
+            .filter(|name| METADATA_COLUMNS.contains(name))
     }
 
     /// Takes in one row: a JSON object (a trailing newline is fine). Each key's value widens its
@@ -222,24 +222,6 @@ impl TableSchema {
     }
 }
 
-/// The contract's metadata column holding a DynamoDB stream record's `SequenceNumber`.
-const STREAM_SEQUENCE_NUMBER: &str = "stream_sequence_number";
-
-/// The metadata columns every table declares, in row order: [`METADATA_COLUMNS`], with the
-/// contract's `stream_sequence_number` after `expired_by_ttl` where that list does not name it
-/// (yet): the saved current-state query reads it whatever the change source.
-fn metadata_columns() -> Vec<&'static str> {
-    let mut names = METADATA_COLUMNS.to_vec();
-    if !names.contains(&STREAM_SEQUENCE_NUMBER) {
-        let after = names
-            .iter()
-            .position(|n| *n == "expired_by_ttl")
-            .map_or(names.len(), |i| i + 1);
-        names.insert(after, STREAM_SEQUENCE_NUMBER);
-    }
-    names
-}
-
 fn has_struct_field(t: &AthenaType, name: &str) -> bool {
     let mut fields = Vec::new();
     t.struct_field_names(&mut fields);
@@ -311,12 +293,8 @@ mod tests {
         let s = schema(&[r#"{"_event_name":"INSERT","_is_deleted":false,"pk":"a"}"#]);
         let names: Vec<&str> = s.columns.iter().map(|c| c.name.as_str()).collect();
         let metadata: Vec<std::string::String> =
-            metadata_columns().iter().map(|n| format!("_{n}")).collect();
+            METADATA_COLUMNS.iter().map(|n| format!("_{n}")).collect();
         assert_eq!(names[..metadata.len()], metadata);
-        assert!(
-            metadata.len() > METADATA_COLUMNS.len()
-                || METADATA_COLUMNS.contains(&STREAM_SEQUENCE_NUMBER)
-        );
         assert_eq!(names[0], "_event_name");
         assert_eq!(names[7], "_stream_sequence_number");
         assert_eq!(names.last(), Some(&"pk"));

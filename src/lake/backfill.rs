@@ -129,6 +129,7 @@ impl<'e> ExportRows<'e> {
             table_name: &export.table_name,
             aws_region: &export.region,
             expired_by_ttl: false,
+            stream_sequence_number: None,
             position: StreamPosition::default(),
         };
         let row = self.rows.write(&meta, image.get())?;

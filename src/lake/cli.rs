@@ -41,8 +41,10 @@ pub struct LakeArgs {
 /// `ddb-lake replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// Change records (newline-delimited JSON or a JSON array) or Firehose events, plain or
-    /// gzip-compressed; standard input when omitted or `-`.
+    /// Change records (newline-delimited JSON or a JSON array; as Kinesis Data Streams for
+    /// DynamoDB writes them or as a DynamoDB stream delivers them), DynamoDB Streams Lambda
+    /// events ({"Records": [...]}) or Firehose events, plain or gzip-compressed; standard input
+    /// when omitted or `-`.
     pub inputs: Vec<PathBuf>,
     #[command(flatten)]
     pub lake: LakeArgs,

@@ -1,34 +1,65 @@
 //! Builds a Firehose transformation event from change records, the way Firehose wraps the
-//! records it reads from a Kinesis stream: to try the transformation on records of your own, and
-//! for `ddb-lake replay`, which feeds change records through the Lambda's code in batches.
+//! records it receives: those of Kinesis Data Streams for DynamoDB as read from the Kinesis
+//! stream, those of a DynamoDB stream as an EventBridge Pipe puts them (Direct PUT). To try the
+//! transformation on records of your own, and for `ddb-lake replay`, which feeds change records
+//! through the Lambda's code in batches.
 
-use crate::record::change_record::whole;
+use crate::record::event_time::{whole_number, EventTime};
 use crate::record::json_out::write_json_str;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::io::Write;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-#[error("the input is not newline-delimited JSON or a JSON array of change records: {0}")]
+#[error("the input is not newline-delimited JSON, a JSON array of change records or a DynamoDB Streams Lambda event: {0}")]
 pub struct InputError(String);
 
-/// Splits change records given as newline-delimited JSON (any whitespace between values) or as
-/// one JSON array. Each record is kept as its exact text.
+/// Splits change records given as newline-delimited JSON (any whitespace between values), as
+/// one JSON array, or as DynamoDB Streams Lambda events (`{"Records": [...]}`, one or more).
+/// Each record is kept as its exact text.
 pub fn split_records(bytes: &[u8]) -> Result<Vec<&RawValue>, InputError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
         return serde_json::from_slice(bytes).map_err(|e| InputError(e.to_string()));
     }
-    serde_json::Deserializer::from_slice(bytes)
-        .into_iter::<&RawValue>()
-        .collect::<Result<_, _>>()
-        .map_err(|e| InputError(e.to_string()))
+    let mut records = Vec::new();
+    for value in serde_json::Deserializer::from_slice(bytes).into_iter::<&RawValue>() {
+        let value = value.map_err(|e| InputError(e.to_string()))?;
+        match lambda_event_records(value.get().as_bytes()) {
+            Some(inner) => records.extend(inner),
+            None => records.push(value),
+        }
+    }
+    Ok(records)
 }
 
-/// The fields of a change record that shape its Kinesis envelope; all optional, so a broken
+/// A DynamoDB Streams Lambda event, as a Lambda trigger receives it and users capture it: its
+/// `Records` are change records in the DynamoDB Streams format
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html>). A change record never has a
+/// `Records` field; a Firehose event's is `records`.
+#[derive(Deserialize)]
+struct LambdaEvent<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<&'a RawValue>,
+    #[serde(default)]
+    dynamodb: Option<IgnoredAny>,
+}
+
+/// The change records of `value` if it is a DynamoDB Streams Lambda event (`{"Records": [...]}`),
+/// each as its exact text; `None` for anything else. The one place that knows that shape:
+/// `firehose-event` and `replay` both split their inputs with it.
+pub fn lambda_event_records(value: &[u8]) -> Option<Vec<&RawValue>> {
+    match serde_json::from_slice::<LambdaEvent>(value) {
+        Ok(event) if event.dynamodb.is_none() => Some(event.records),
+        _ => None,
+    }
+}
+
+/// The fields of a change record that shape its Firehose envelope; all optional, so a broken
 /// record is wrapped too and can be seen to fail.
 #[derive(Deserialize, Default)]
 struct Peek<'a> {
@@ -36,24 +67,66 @@ struct Peek<'a> {
     aws_region: Option<&'a str>,
     #[serde(rename = "tableName", borrow, default)]
     table_name: Option<&'a str>,
+    #[serde(rename = "eventSourceARN", borrow, default)]
+    event_source_arn: Option<&'a str>,
     #[serde(default)]
     dynamodb: Option<PeekStream<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 struct PeekStream<'a> {
-    #[serde(rename = "ApproximateCreationDateTime", default)]
-    time: Option<serde_json::Number>,
+    #[serde(rename = "ApproximateCreationDateTime", borrow, default)]
+    time: Option<&'a RawValue>,
     #[serde(rename = "Keys", borrow, default)]
     keys: Option<&'a RawValue>,
+    #[serde(rename = "SequenceNumber", borrow, default)]
+    sequence_number: Option<&'a str>,
+}
+
+impl Peek<'_> {
+    /// A DynamoDB Streams record, recognised as the transformation recognises it.
+    fn is_dynamodb_streams(&self) -> bool {
+        self.table_name.is_none()
+            && self.event_source_arn.is_some()
+            && self
+                .dynamodb
+                .as_ref()
+                .is_some_and(|d| d.sequence_number.is_some())
+    }
+
+    fn table(&self) -> Option<&str> {
+        self.table_name.or_else(|| {
+            let arn = self.event_source_arn?;
+            crate::arn::dynamodb_table_span(arn).map(|range| &arn[range])
+        })
+    }
+
+    /// When Firehose would see the record: a moment (250 ms) after its change time.
+    fn arrival_ms(&self) -> Option<u64> {
+        let text = self.dynamodb.as_ref()?.time?.get();
+        let change_ms = if self.is_dynamodb_streams() {
+            let millis = EventTime::from_epoch_seconds(text).ok()?.timestamp_millis();
+            u64::try_from(millis).ok()?
+        } else {
+            // Microseconds become milliseconds.
+            let t = whole_number(text).ok()?;
+            if t >= 100_000_000_000_000 {
+                t / 1000
+            } else {
+                t
+            }
+        };
+        change_ms.checked_add(250)
+    }
 }
 
 /// Firehose's arrival time for records whose change time cannot be read.
 const DEFAULT_ARRIVAL_MS: u64 = 1_700_000_000_000;
 
-/// Wraps the change records in `bytes` into a Firehose event from a Kinesis stream source:
-/// base64 `data`, record ids, arrival times a moment after each change, and shard, partition
-/// key and sequence number as Kinesis would assign them. Pretty-printed, for people to read.
+/// Wraps the change records in `bytes` (see [`split_records`]) into a Firehose event: base64
+/// `data`, record ids, arrival times a moment after each change, and for Kinesis-format records
+/// the shard, partition key and sequence number as Kinesis would assign them (see
+/// [`firehose_event_for`]). Pretty-printed, for people to read.
 pub fn firehose_event(bytes: &[u8]) -> Result<Vec<u8>, InputError> {
     let records: Vec<&[u8]> = split_records(bytes)?
         .iter()
@@ -70,6 +143,11 @@ pub fn firehose_event(bytes: &[u8]) -> Result<Vec<u8>, InputError> {
 /// batch). `first_index` is the position of `records[0]` in the whole input, so that
 /// consecutive batches of one stream keep distinct record ids and increasing sequence numbers,
 /// as Kinesis assigns them.
+///
+/// Each record is wrapped as its source delivers it: a DynamoDB Streams record as an
+/// EventBridge Pipe puts it on the delivery stream (Direct PUT: no `kinesisRecordMetadata`),
+/// any other as read from a Kinesis stream. The event names a `sourceKinesisStreamArn` unless
+/// every record is a DynamoDB Streams record.
 pub fn firehose_event_for<R: AsRef<[u8]>>(records: &[R], first_index: usize) -> Vec<u8> {
     let peeks: Vec<Peek> = records
         .iter()
@@ -79,7 +157,8 @@ pub fn firehose_event_for<R: AsRef<[u8]>>(records: &[R], first_index: usize) -> 
         .iter()
         .find_map(|p| p.aws_region)
         .unwrap_or("us-east-1");
-    let table = peeks.iter().find_map(|p| p.table_name).unwrap_or("table");
+    let table = peeks.iter().find_map(Peek::table).unwrap_or("table");
+    let from_kinesis = peeks.is_empty() || !peeks.iter().all(Peek::is_dynamodb_streams);
     let account = "111122223333";
     let data_len: usize = records.iter().map(|r| r.as_ref().len()).sum();
     let mut out = Vec::with_capacity(data_len / 3 * 4 + records.len() * 320 + 512);
@@ -92,23 +171,20 @@ pub fn firehose_event_for<R: AsRef<[u8]>>(records: &[R], first_index: usize) -> 
         &mut out,
         &format!("arn:aws:firehose:{region}:{account}:deliverystream/{table}-lake"),
     );
-    out.extend_from_slice(b",\"sourceKinesisStreamArn\":");
-    write_json_str(
-        &mut out,
-        &format!("arn:aws:kinesis:{region}:{account}:stream/{table}-changes"),
-    );
+    if from_kinesis {
+        out.extend_from_slice(b",\"sourceKinesisStreamArn\":");
+        write_json_str(
+            &mut out,
+            &format!("arn:aws:kinesis:{region}:{account}:stream/{table}-changes"),
+        );
+    }
     out.extend_from_slice(b",\"region\":");
     write_json_str(&mut out, region);
     out.extend_from_slice(b",\"records\":[");
     for (offset, (raw, peek)) in records.iter().zip(&peeks).enumerate() {
         let i = first_index + offset;
         let stream = peek.dynamodb.as_ref();
-        let arrival = stream
-            .and_then(|d| d.time.as_ref())
-            .and_then(|t| whole(t).ok())
-            // Microseconds become milliseconds; Firehose sees the record a moment later.
-            .map(|t| if t >= 100_000_000_000_000 { t / 1000 } else { t } + 250)
-            .unwrap_or(DEFAULT_ARRIVAL_MS + i as u64);
+        let arrival = peek.arrival_ms().unwrap_or(DEFAULT_ARRIVAL_MS + i as u64);
         if offset > 0 {
             out.push(b',');
         }
@@ -118,6 +194,10 @@ pub fn firehose_event_for<R: AsRef<[u8]>>(records: &[R], first_index: usize) -> 
             i + 1
         );
         push_base64(&mut out, raw.as_ref());
+        if peek.is_dynamodb_streams() {
+            out.extend_from_slice(b"\"}");
+            continue;
+        }
         out.extend_from_slice(b"\",\"kinesisRecordMetadata\":{\"shardId\":\"shardId-000000000000\",\"partitionKey\":\"");
         match stream.and_then(|d| d.keys) {
             Some(k) => {
@@ -229,6 +309,71 @@ mod tests {
         assert_eq!(
             second["records"][0]["kinesisRecordMetadata"]["sequenceNumber"],
             format!("4964{:052}", 3)
+        );
+    }
+
+    const STREAMS: &str = r#"{"eventID":"c4ca4238a0b923820dcc509a6f75849b","eventName":"INSERT","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"eu-west-1","dynamodb":{"ApproximateCreationDateTime":1428537600.25,"Keys":{"Id":{"N":"101"}},"SequenceNumber":"4421584500000000017450439091","SizeBytes":26,"StreamViewType":"KEYS_ONLY"},"eventSourceARN":"arn:aws:dynamodb:eu-west-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899"}"#;
+
+    #[test]
+    fn lambda_events_split_into_their_records() {
+        let event = format!(
+            "{{\"Records\": [{STREAMS}, {STREAMS}]}}\n{{\"Records\":[{STREAMS}]}}\n{STREAMS}"
+        );
+        let texts: Vec<&str> = split_records(event.as_bytes())
+            .unwrap()
+            .iter()
+            .map(|r| r.get())
+            .collect();
+        assert_eq!(texts, [STREAMS; 4]);
+        assert_eq!(
+            lambda_event_records(br#"{"Records":[]}"#).map(|r| r.len()),
+            Some(0)
+        );
+        // Not Lambda events: a change record, a Firehose event, records that are not a list.
+        for other in [
+            STREAMS.as_bytes(),
+            br#"{"records":[{"recordId":"r","data":""}]}"#,
+            br#"{"Records":5}"#,
+            br#"{"Records":[],"dynamodb":{}}"#,
+            b"[1]",
+        ] {
+            assert!(
+                lambda_event_records(other).is_none(),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    #[test]
+    fn dynamodb_streams_records_are_wrapped_as_a_pipe_delivers_them() {
+        let event: Value =
+            serde_json::from_slice(&firehose_event(STREAMS.as_bytes()).unwrap()).unwrap();
+        // Direct PUT: no source stream, no Kinesis metadata; named after the ARN's table.
+        assert!(event.get("sourceKinesisStreamArn").is_none());
+        assert_eq!(
+            event["deliveryStreamArn"],
+            "arn:aws:firehose:eu-west-1:111122223333:deliverystream/ExampleTableWithStream-lake"
+        );
+        let record = &event["records"][0];
+        assert!(record.get("kinesisRecordMetadata").is_none());
+        // Seconds, with their fraction, become the arrival in milliseconds, a moment later.
+        assert_eq!(record["approximateArrivalTimestamp"], 1_428_537_600_500u64);
+        assert_eq!(
+            STANDARD.decode(record["data"].as_str().unwrap()).unwrap(),
+            STREAMS.as_bytes()
+        );
+        // Beside a Kinesis-format record the event has its source stream; each record keeps
+        // its own shape.
+        let kinesis = r#"{"awsRegion":"eu-west-1","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123}}"#;
+        let mixed: Value =
+            serde_json::from_slice(&firehose_event_for(&[STREAMS, kinesis], 0)).unwrap();
+        assert!(mixed["sourceKinesisStreamArn"].is_string());
+        assert!(mixed["records"][0].get("kinesisRecordMetadata").is_none());
+        assert!(mixed["records"][1]["kinesisRecordMetadata"].is_object());
+        assert_eq!(
+            mixed["records"][1]["approximateArrivalTimestamp"],
+            1_700_000_000_373u64
         );
     }
 }

@@ -13,7 +13,7 @@ use crate::firehose::batch::RecordResult;
 use crate::firehose::error::EventError;
 use crate::firehose::event::FirehoseEvent;
 use crate::firehose::transform_event;
-use crate::lake::event_builder::firehose_event_for;
+use crate::lake::event_builder::{firehose_event_for, lambda_event_records};
 use crate::lake::writer::{partition_prefix, FailedRecord, LakeError, LakeWriter};
 use crate::limits::{PROCESSOR_BUFFER_BYTES, PROCESSOR_MAX_RECORDS};
 use crate::telemetry::logs;
@@ -102,6 +102,8 @@ pub struct Replay<'a> {
 enum Kind {
     ChangeRecords,
     FirehoseEvents,
+    /// DynamoDB Streams Lambda events (`{"Records": [...]}`), each holding change records.
+    LambdaEvents,
 }
 
 impl<'a> Replay<'a> {
@@ -119,8 +121,11 @@ impl<'a> Replay<'a> {
     }
 
     /// Replays one input named `name` (for messages), plain or gzip-compressed:
-    /// * newline-delimited change records (one per line; read line by line, in constant memory),
+    /// * newline-delimited change records, in either format (one per line; read line by line,
+    ///   in constant memory),
     /// * a JSON array of change records,
+    /// * one or more DynamoDB Streams Lambda events (`{"Records": [...]}`, as a Lambda trigger
+    ///   receives them): their records are change records,
     /// * one or more Firehose transformation events (each is run as the batch it is).
     ///
     /// A line that is not a change record is still a record: it fails and goes to the error
@@ -224,6 +229,13 @@ impl<'a> Replay<'a> {
     fn take(&mut self, name: &str, kind: Kind, value: &[u8]) -> Result<(), ReplayError> {
         match kind {
             Kind::ChangeRecords => self.push_change_record(value),
+            // A value that is not a Lambda event after all is a record of its own, to fail.
+            Kind::LambdaEvents => match lambda_event_records(value) {
+                Some(records) => records
+                    .iter()
+                    .try_for_each(|r| self.push_change_record(r.get().as_bytes())),
+                None => self.push_change_record(value),
+            },
             Kind::FirehoseEvents => {
                 // Records gathered so far go first, to keep the input's order.
                 self.flush()?;
@@ -397,6 +409,7 @@ fn kind_of(value: &[u8]) -> Kind {
             records: Some(_),
             dynamodb: None,
         }) => Kind::FirehoseEvents,
+        _ if lambda_event_records(value).is_some() => Kind::LambdaEvents,
         _ => Kind::ChangeRecords,
     }
 }
@@ -491,6 +504,23 @@ mod tests {
         let bad_first = format!("garbage\n{INSERT}\n");
         let stats = replay(bad_first.as_bytes(), BatchLimits::default());
         assert_eq!((stats.ok, stats.failed), (1, 1));
+    }
+
+    #[test]
+    fn dynamodb_streams_lambda_events_are_their_records() {
+        let record = r#"{"eventID":"e1","eventName":"INSERT","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"eu-west-1","dynamodb":{"ApproximateCreationDateTime":1763632799,"Keys":{"pk":{"S":"a"}},"SequenceNumber":"4421584500000000017450439091","StreamViewType":"KEYS_ONLY"},"eventSourceARN":"arn:aws:dynamodb:eu-west-1:1:table/orders/stream/x"}"#;
+        let compact = format!("{{\"Records\":[{record},{record}]}}\n{{\"Records\":[{record}]}}\n");
+        let stats = replay(compact.as_bytes(), BatchLimits::default());
+        assert_eq!((stats.records, stats.ok), (3, 3));
+        let pretty = format!("{{\n  \"Records\": [\n    {record}\n  ]\n}}\n");
+        assert_eq!(replay(pretty.as_bytes(), BatchLimits::default()).ok, 1);
+        // A line after the first that is no Lambda event is a record of its own, and fails.
+        let broken = format!("{{\"Records\":[{record}]}}\n{{\"Records\": 5}}\n");
+        let stats = replay(broken.as_bytes(), BatchLimits::default());
+        assert_eq!((stats.ok, stats.failed), (1, 1));
+        // Plain records of either format, mixed, one per line.
+        let mixed = format!("{record}\n{INSERT}\n");
+        assert_eq!(replay(mixed.as_bytes(), BatchLimits::default()).ok, 2);
     }
 
     #[test]

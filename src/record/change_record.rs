@@ -1,8 +1,11 @@
-//! The change record Kinesis Data Streams for DynamoDB writes for every item change: its envelope
-//! is read into borrowed fields, and its images are kept as raw JSON text for the flattener, so
-//! nothing of the item is parsed twice or copied.
+//! The change record of an item change, in either format a DynamoDB table's changes arrive in:
+//! as *Kinesis Data Streams for DynamoDB* writes it (`tableName`, change time in epoch
+//! milliseconds or microseconds) or as a **DynamoDB Streams** consumer receives it
+//! (`eventSourceARN`, `dynamodb.SequenceNumber`, change time in epoch seconds). The format is
+//! recognised per record. The envelope is read into borrowed fields, and the images are kept as
+//! raw JSON text for the flattener, so nothing of the item is parsed twice or copied.
 
-use crate::record::event_time::{EventTime, Precision, TimeError};
+use crate::record::event_time::{whole_number, EventTime, Precision, TimeError};
 use crate::record::flatten::Flattener;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
@@ -38,12 +41,26 @@ impl EventName {
     }
 }
 
+/// Which of the two change-record formats a record is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Written by Kinesis Data Streams for DynamoDB: it has `tableName`.
+    KinesisDataStreams,
+    /// A record of the table's DynamoDB stream, as a DynamoDB Streams consumer (a Lambda
+    /// trigger, an EventBridge Pipe) receives it: no `tableName`, but `eventSourceARN` and
+    /// `dynamodb.SequenceNumber` (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_Record.html>).
+    DynamoDbStreams,
+}
+
 /// The envelope of one change record. Fields are borrowed from the payload where JSON escapes
 /// allow it.
 #[derive(Debug)]
 pub struct ChangeRecord<'a> {
+    pub format: Format,
     pub event_id: Cow<'a, str>,
     pub event_name: Cow<'a, str>,
+    /// `tableName`, or for a DynamoDB Streams record the `table/<name>` part of `eventSourceARN`
+    /// (empty when the ARN has none: not a valid table name).
     pub table_name: Cow<'a, str>,
     pub aws_region: Cow<'a, str>,
     pub user_identity: Option<UserIdentity<'a>>,
@@ -59,9 +76,13 @@ pub struct UserIdentity<'a> {
 
 #[derive(Debug, Default)]
 pub struct StreamRecord<'a> {
-    /// Kept as a JSON number so a whole float (`1.7e12`) is read as exactly as an integer.
-    pub approximate_creation_date_time: Option<serde_json::Number>,
+    /// Kept as the JSON number's text: its unit depends on the format, which a DynamoDB Streams
+    /// record names only after it (`eventSourceARN` comes last), and it is read exactly from
+    /// its digits (`1.7e12` as exactly as `1700000000000`; `1693997155.123456` to the µs).
+    pub approximate_creation_date_time: Option<&'a RawValue>,
     pub approximate_creation_date_time_precision: Option<Cow<'a, str>>,
+    /// `SequenceNumber`: present in DynamoDB Streams records only.
+    pub sequence_number: Option<Cow<'a, str>>,
     pub keys: Option<&'a RawValue>,
     pub new_image: Option<&'a RawValue>,
     pub old_image: Option<&'a RawValue>,
@@ -115,10 +136,15 @@ impl<'a> ChangeRecord<'a> {
                 == Some(TTL_PRINCIPAL)
     }
 
-    /// The change time, or `None` when the record has none (then Firehose's arrival time is used).
+    /// The change time, or `None` when the record has none (then Firehose's arrival time is used):
+    /// epoch milliseconds or microseconds in a Kinesis-format record, epoch seconds (perhaps with
+    /// a fraction) in a DynamoDB Streams record. Not yet checked against the plausible window.
     pub fn creation_time(&self) -> Option<Result<EventTime, TimeError>> {
         let d = &self.dynamodb;
-        let value = d.approximate_creation_date_time.as_ref()?;
+        let text = d.approximate_creation_date_time?.get();
+        if self.format == Format::DynamoDbStreams {
+            return Some(EventTime::from_epoch_seconds(text));
+        }
         let precision = match d.approximate_creation_date_time_precision.as_deref() {
             None => None,
             Some(name) => match Precision::from_name(name) {
@@ -126,7 +152,24 @@ impl<'a> ChangeRecord<'a> {
                 None => return Some(Err(TimeError::UnknownPrecision)),
             },
         };
-        Some(whole(value).and_then(|v| EventTime::from_creation_time(v, precision)))
+        Some(whole_number(text).and_then(|v| EventTime::from_creation_time(v, precision)))
+    }
+
+    /// `dynamodb.SequenceNumber` of a DynamoDB Streams record (its `_stream_sequence_number`);
+    /// `None` for the Kinesis format.
+    pub fn stream_sequence_number(&self) -> Option<&str> {
+        match self.format {
+            Format::DynamoDbStreams => self.dynamodb.sequence_number.as_deref(),
+            Format::KinesisDataStreams => None,
+        }
+    }
+}
+
+/// `range` of `text`, borrowed as long as `text` is.
+fn sub_cow<'a>(text: Cow<'a, str>, range: std::ops::Range<usize>) -> Cow<'a, str> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(&s[range]),
+        Cow::Owned(s) => Cow::Owned(s[range].to_owned()),
     }
 }
 
@@ -152,6 +195,8 @@ enum Field {
     EventName,
     #[serde(rename = "tableName")]
     TableName,
+    #[serde(rename = "eventSourceARN")]
+    EventSourceArn,
     #[serde(rename = "awsRegion")]
     AwsRegion,
     #[serde(rename = "userIdentity")]
@@ -170,6 +215,8 @@ enum Field {
     NewImage,
     #[serde(rename = "OldImage")]
     OldImage,
+    #[serde(rename = "SequenceNumber")]
+    SequenceNumber,
     #[serde(other)]
     Other,
 }
@@ -200,11 +247,13 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
         let (mut event_id, mut event_name, mut table_name, mut aws_region) =
             (None, None, None, None);
         let (mut user_identity, mut event_source, mut dynamodb) = (None, None, None);
+        let mut event_source_arn = None;
         while let Some(field) = map.next_key::<Field>()? {
             match field {
                 Field::EventId => once(&mut map, &mut event_id, "eventID")?,
                 Field::EventName => once(&mut map, &mut event_name, "eventName")?,
                 Field::TableName => once(&mut map, &mut table_name, "tableName")?,
+                Field::EventSourceArn => once(&mut map, &mut event_source_arn, "eventSourceARN")?,
                 Field::AwsRegion => once(&mut map, &mut aws_region, "awsRegion")?,
                 Field::UserIdentity => once(&mut map, &mut user_identity, "userIdentity")?,
                 Field::EventSource => once(&mut map, &mut event_source, "eventSource")?,
@@ -231,10 +280,27 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
         let text = |t: Option<Text<'de>>, name| {
             t.map(|t| t.0).ok_or_else(|| de::Error::missing_field(name))
         };
+        let event_id = text(event_id, "eventID")?;
+        let event_name = text(event_name, "eventName")?;
+        // A DynamoDB Streams record has no tableName: its stream ARN names the table.
+        let event_source_arn = event_source_arn.flatten().map(|t: Text| t.0);
+        let has_sequence_number = dynamodb
+            .as_ref()
+            .is_some_and(|d: &StreamRecord| d.sequence_number.is_some());
+        let (format, table_name) = match (table_name, event_source_arn) {
+            (Some(Text(name)), _) => (Format::KinesisDataStreams, name),
+            (None, Some(arn)) if has_sequence_number => {
+                let table = crate::arn::dynamodb_table_span(&arn)
+                    .map_or(Cow::Borrowed(""), |range| sub_cow(arn, range));
+                (Format::DynamoDbStreams, table)
+            }
+            (None, _) => return Err(de::Error::missing_field("tableName")),
+        };
         Ok(ChangeRecord {
-            event_id: text(event_id, "eventID")?,
-            event_name: text(event_name, "eventName")?,
-            table_name: text(table_name, "tableName")?,
+            format,
+            event_id,
+            event_name,
+            table_name,
             aws_region: text(aws_region, "awsRegion")?,
             user_identity: user_identity.flatten(),
             event_source: event_source.flatten().map(|t: Text| t.0),
@@ -262,6 +328,7 @@ impl<'de> Visitor<'de> for StreamRecordSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<StreamRecord<'de>, A::Error> {
         let (mut time, mut precision, mut keys, mut new_image, mut old_image) =
             (None, None, None, None, None);
+        let mut sequence_number = None;
         let mut new_image_flattened = false;
         while let Some(field) = map.next_key::<Field>()? {
             match field {
@@ -273,6 +340,7 @@ impl<'de> Visitor<'de> for StreamRecordSeed<'_> {
                 )?,
                 Field::Keys => once(&mut map, &mut keys, "Keys")?,
                 Field::OldImage => once(&mut map, &mut old_image, "OldImage")?,
+                Field::SequenceNumber => once(&mut map, &mut sequence_number, "SequenceNumber")?,
                 Field::NewImage => match self.eager.take() {
                     Some((flattener, out)) => {
                         if new_image.is_some() {
@@ -294,6 +362,7 @@ impl<'de> Visitor<'de> for StreamRecordSeed<'_> {
         Ok(StreamRecord {
             approximate_creation_date_time: time.flatten(),
             approximate_creation_date_time_precision: precision.flatten().map(|t: Text| t.0),
+            sequence_number: sequence_number.flatten().map(|t: Text| t.0),
             keys: keys.flatten(),
             new_image: new_image.flatten(),
             old_image: old_image.flatten(),
@@ -486,5 +555,132 @@ mod tests {
             parse(&unknown).creation_time(),
             Some(Err(TimeError::UnknownPrecision))
         );
+    }
+
+    /// The INSERT of the AWS Lambda guide's "Example DynamoDB Streams record event"
+    /// (<https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html>), compacted.
+    const STREAMS: &str = r#"{"eventID":"c4ca4238a0b923820dcc509a6f75849b","eventName":"INSERT","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"us-east-1","dynamodb":{"Keys":{"Id":{"N":"101"}},"NewImage":{"Message":{"S":"New item!"},"Id":{"N":"101"}},"ApproximateCreationDateTime":1428537600,"SequenceNumber":"4421584500000000017450439091","SizeBytes":26,"StreamViewType":"NEW_AND_OLD_IMAGES"},"eventSourceARN":"arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899"}"#;
+
+    #[test]
+    fn dynamodb_streams_records_are_recognised_per_record() {
+        let r = parse(STREAMS);
+        assert_eq!(r.format, Format::DynamoDbStreams);
+        assert_eq!(r.table_name, "ExampleTableWithStream");
+        assert!(matches!(r.table_name, Cow::Borrowed(_)));
+        assert_eq!(
+            r.stream_sequence_number(),
+            Some("4421584500000000017450439091")
+        );
+        assert_eq!(
+            r.creation_time(),
+            Some(EventTime::from_epoch_seconds("1428537600"))
+        );
+        assert_eq!(raw(r.image(EventName::Remove)), r#"{"Id":{"N":"101"}}"#);
+        // The NewImage is flattened while read, as for the Kinesis format.
+        let mut f = Flattener::new(&crate::config::Config::default(), vec![]);
+        let mut columns = Vec::new();
+        let r = ChangeRecord::parse(STREAMS, Some((&mut f, &mut columns))).unwrap();
+        assert!(matches!(r.image(EventName::Insert), Some(Image::Flattened)));
+        assert_eq!(
+            String::from_utf8(columns).unwrap(),
+            r#","Message":"New item!","Id":101"#
+        );
+        // A tableName makes it the Kinesis format, whatever else it holds: its time is in ms,
+        // and it has no stream sequence number.
+        let kinesis = STREAMS.replace(r#""awsRegion""#, r#""tableName":"orders","awsRegion""#);
+        let r = parse(&kinesis);
+        assert_eq!(r.format, Format::KinesisDataStreams);
+        assert_eq!(r.table_name, "orders");
+        assert_eq!(r.stream_sequence_number(), None);
+        assert_eq!(
+            r.creation_time().unwrap().unwrap(),
+            EventTime::from_millis(1_428_537_600).unwrap()
+        );
+        // Without its SequenceNumber, or without its ARN, it is not a change record.
+        let no_sequence =
+            STREAMS.replace(r#""SequenceNumber":"4421584500000000017450439091","#, "");
+        let no_arn = STREAMS.replace(
+            r#","eventSourceARN":"arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899""#,
+            "",
+        );
+        for bad in [no_sequence, no_arn] {
+            let err = ChangeRecord::parse(&bad, None).unwrap_err();
+            assert!(err.to_string().contains("tableName"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_table_name_is_the_table_part_of_the_stream_arn() {
+        let table = |arn: &str| crate::arn::dynamodb_table_span(arn).map(|r| arn[r].to_owned());
+        assert_eq!(
+            table("arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2025-11-20T08:00:00.000")
+                .as_deref(),
+            Some("orders")
+        );
+        assert_eq!(
+            table("arn:aws-cn:dynamodb:cn-north-1:123456789012:table/Orders.v2-x_y/stream/L")
+                .as_deref(),
+            Some("Orders.v2-x_y")
+        );
+        assert_eq!(
+            table("arn:aws:dynamodb:us-east-1:1:table/orders").as_deref(),
+            Some("orders")
+        );
+        assert_eq!(
+            table("arn:aws:dynamodb:us-east-1:1:table/").as_deref(),
+            Some("")
+        );
+        for none in [
+            "stream-ARN",
+            "",
+            "arn:aws:kinesis:us-east-1:1:stream/orders",
+            "arn:aws:dynamodb:us-east-1:1:global-table/orders",
+            "arn:aws:dynamodb:us-east-1:table/orders/stream/x",
+        ] {
+            assert_eq!(table(none), None, "{none}");
+        }
+        // An ARN spelled with escapes is read all the same.
+        let escaped = STREAMS.replace(
+            "table/ExampleTableWithStream/stream/",
+            r"table\/Esc\/stream\/",
+        );
+        assert_eq!(parse(&escaped).table_name, "Esc");
+        // One that names no table leaves the name empty: the row fails on it.
+        let placeholder = STREAMS.replace(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899",
+            "stream-ARN",
+        );
+        let r = parse(&placeholder);
+        assert_eq!(
+            (r.format, r.table_name.as_ref()),
+            (Format::DynamoDbStreams, "")
+        );
+    }
+
+    #[test]
+    fn a_streams_change_time_is_in_epoch_seconds() {
+        let at = |value: &str| {
+            let text = STREAMS.replace("1428537600", value);
+            parse(&text).creation_time().unwrap()
+        };
+        assert_eq!(
+            at("1428537600.5"),
+            EventTime::from_millis(1_428_537_600_500)
+        );
+        assert_eq!(at("1.4285376e9"), EventTime::from_millis(1_428_537_600_000));
+        assert_eq!(at("-1"), Err(TimeError::NotWhole));
+        // A precision field belongs to the Kinesis format: it does not change the unit here.
+        let named = STREAMS.replace(
+            "1428537600,",
+            r#"1428537600,"ApproximateCreationDateTimePrecision":"MICROSECOND","#,
+        );
+        assert_eq!(
+            parse(&named).creation_time(),
+            Some(EventTime::from_millis(1_428_537_600_000))
+        );
+        let none = STREAMS.replace(r#""ApproximateCreationDateTime":1428537600,"#, "");
+        assert_eq!(parse(&none).creation_time(), None);
+        let null = STREAMS.replace("1428537600,", "null,");
+        assert_eq!(parse(&null).creation_time(), None);
     }
 }

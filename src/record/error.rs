@@ -29,6 +29,8 @@ pub enum RecordError {
     UnknownEventName,
     #[error("tableName is not a valid DynamoDB table name")]
     BadTableName,
+    #[error("eventSourceARN does not name a valid DynamoDB table (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL)")]
+    NoTableInEventSourceArn,
     #[error("the record has no image and no Keys")]
     NoImage,
     #[error("the batch's rows already pass four times Lambda's response limit: this record goes to the error prefix rather than into memory")]
@@ -74,7 +76,7 @@ impl RecordError {
                 "not_a_change_record"
             }
             RecordError::UnknownEventName => "unknown_event_name",
-            RecordError::BadTableName => "bad_table_name",
+            RecordError::BadTableName | RecordError::NoTableInEventSourceArn => "bad_table_name",
             RecordError::NoImage => "no_image",
             RecordError::Time(_) => "bad_change_time",
             RecordError::Item(ItemError::ColumnCollision) => "column_collision",
@@ -140,13 +142,15 @@ mod tests {
             TimeError::NotWhole,
             TimeError::OutOfRange,
             TimeError::UnknownPrecision,
+            TimeError::Implausible,
         ];
         for t in &times {
             match t {
                 TimeError::Missing
                 | TimeError::NotWhole
                 | TimeError::OutOfRange
-                | TimeError::UnknownPrecision => {}
+                | TimeError::UnknownPrecision
+                | TimeError::Implausible => {}
             }
         }
         let mut all = vec![
@@ -160,6 +164,7 @@ mod tests {
             RecordError::WrongEventSource,
             RecordError::UnknownEventName,
             RecordError::BadTableName,
+            RecordError::NoTableInEventSourceArn,
             RecordError::NoImage,
             RecordError::BatchTooLarge,
         ];
@@ -175,6 +180,7 @@ mod tests {
                 | RecordError::WrongEventSource
                 | RecordError::UnknownEventName
                 | RecordError::BadTableName
+                | RecordError::NoTableInEventSourceArn
                 | RecordError::NoImage
                 | RecordError::BatchTooLarge
                 | RecordError::Time(_)

@@ -4,6 +4,7 @@
 //! never silently overwrite another.
 
 use crate::config::{Config, ListMode};
+use crate::limits::MAX_NESTED_CONTAINERS;
 use crate::record::json_out::write_json_str;
 use crate::record::typed_json::{end_of_value, fail, next_tag, write_tagged_value, ItemError, Tag};
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -18,8 +19,11 @@ pub struct Flattener {
     list_mode: ListMode,
     /// Columns may not grow past this (see [`crate::limits::Limits::max_row_bytes`]).
     max_bytes: usize,
-    /// Column names an attribute may not take (the metadata columns).
+    /// Column names an attribute may not take (the metadata columns). The same for every row,
+    /// so they are checked apart from `used` rather than added to it for each row.
     reserved: Vec<String>,
+    /// The first bytes of the reserved names: most columns are told apart by it alone.
+    reserved_first_bytes: [bool; 256],
     /// Column names already used in the current row.
     used: ColumnNames,
     /// The column name being built, key by key.
@@ -35,11 +39,18 @@ pub struct Flattener {
 impl Flattener {
     /// `reserved` lists the column names the row already has (its metadata columns).
     pub fn new(config: &Config, reserved: Vec<String>) -> Flattener {
+        let mut reserved_first_bytes = [false; 256];
+        for name in &reserved {
+            if let Some(&b) = name.as_bytes().first() {
+                reserved_first_bytes[usize::from(b)] = true;
+            }
+        }
         Flattener {
             separator: config.separator.clone(),
             list_mode: config.list_mode,
             max_bytes: config.limits.max_row_bytes(),
             reserved,
+            reserved_first_bytes,
             used: ColumnNames::default(),
             path: String::new(),
             scratch: Vec::new(),
@@ -83,13 +94,24 @@ impl Flattener {
         if out.len() + self.path.len() > self.max_bytes {
             return Err(fail(&mut self.error, ItemError::RowTooLarge));
         }
-        if !self.used.insert(&self.path) {
+        if self.is_reserved(&self.path) || !self.used.insert(&self.path) {
             return Err(fail(&mut self.error, ItemError::ColumnCollision));
         }
         out.push(b',');
         write_json_str(out, &self.path);
         out.push(b':');
         Ok(())
+    }
+
+    /// `name` is one of the reserved names.
+    fn is_reserved(&self, name: &str) -> bool {
+        match name.as_bytes().first() {
+            Some(&b) if self.reserved_first_bytes[usize::from(b)] => {
+                self.reserved.iter().any(|r| r == name)
+            }
+            Some(_) => false,
+            None => self.reserved.iter().any(String::is_empty),
+        }
     }
 }
 
@@ -141,9 +163,6 @@ impl<'de> DeserializeSeed<'de> for ImageSeed<'_> {
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         let f = self.f;
         f.used.clear();
-        for name in &f.reserved {
-            f.used.insert(name);
-        }
         f.path.clear();
         f.error = None;
         f.in_image = true;
@@ -158,7 +177,8 @@ impl<'de> DeserializeSeed<'de> for ImageSeed<'_> {
     }
 }
 
-/// A map of attributes (the image itself, or the body of an `M`) at nesting level `depth`.
+/// A map of attributes (the image itself, or the body of an `M`) at nesting level `depth`: its
+/// values sit inside `depth - 1` containers of their attribute.
 struct Attributes<'a> {
     f: &'a mut Flattener,
     out: &'a mut Vec<u8>,
@@ -245,7 +265,7 @@ impl<'de> Visitor<'de> for Column<'_> {
         let tag = next_tag(&mut map, &mut f.error)?;
         let is_list = matches!(tag, Tag::L | Tag::SS | Tag::NS | Tag::BS);
         if tag == Tag::M {
-            if depth > crate::limits::MAX_DEPTH {
+            if depth > MAX_NESTED_CONTAINERS {
                 return Err(fail(&mut f.error, ItemError::TooDeep));
             }
             map.next_value_seed(Attributes {
@@ -341,6 +361,16 @@ mod tests {
         ] {
             assert_eq!(row(image), Err(ItemError::ColumnCollision), "{image}");
         }
+        // Reserved names are checked whole: a name sharing their first byte is fine.
+        let mut f = Flattener::new(&Config::default(), vec!["_m".into(), "_event_id".into()]);
+        for (image, ok) in [
+            (r#"{"_n":{"S":"x"},"_":{"S":"x"},"_mm":{"S":"x"}}"#, true),
+            (r#"{"_n":{"S":"x"},"_event_id":{"S":"x"}}"#, false),
+            (r#"{"":{"S":"x"}}"#, true),
+        ] {
+            let mut out = Vec::new();
+            assert_eq!(f.write_columns(image, &mut out).is_ok(), ok, "{image}");
+        }
         // A map whose leaves do not clash is fine, and buffers reset between rows.
         let mut f = Flattener::new(&Config::default(), vec![]);
         let mut out = b"{\"m\":0".to_vec();
@@ -394,7 +424,8 @@ mod tests {
     }
 
     #[test]
-    fn maps_nest_at_most_32_levels() {
+    fn an_attribute_value_holds_at_most_31_nested_maps_or_lists() {
+        // The item is DynamoDB's first level of 32: 31 maps below it are accepted, 32 refused.
         let nest = |levels: usize| {
             format!(
                 r#"{{"a":{}{{"S":"x"}}{}}}"#,
@@ -402,8 +433,32 @@ mod tests {
                 "}}".repeat(levels)
             )
         };
-        assert!(row(&nest(32)).is_ok());
-        assert_eq!(row(&nest(33)), Err(ItemError::TooDeep));
+        let a31 = format!("a{}", "_a".repeat(31));
+        assert_eq!(
+            row(&nest(31)).unwrap(),
+            format!(r#"{{"_m":0,"{a31}":"x"}}"#)
+        );
+        assert_eq!(row(&nest(32)), Err(ItemError::TooDeep));
+        // Lists below maps count too: 30 maps and one list is 31 containers, two lists 32.
+        let with_lists = |lists: usize| {
+            format!(
+                r#"{{"a":{}{}{{"S":"x"}}{}{}}}"#,
+                r#"{"M":{"a":"#.repeat(30),
+                r#"{"L":["#.repeat(lists),
+                "]}".repeat(lists),
+                "}}".repeat(30)
+            )
+        };
+        assert!(row(&with_lists(1)).is_ok());
+        assert_eq!(row(&with_lists(2)), Err(ItemError::TooDeep));
+        for mode in [ListMode::Array, ListMode::JsonString] {
+            let config = Config {
+                list_mode: mode,
+                ..Config::default()
+            };
+            assert!(row_with(&config, &with_lists(1)).is_ok());
+            assert_eq!(row_with(&config, &with_lists(2)), Err(ItemError::TooDeep));
+        }
         assert!(row(&nest(50_000)).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! compact JSON object followed by `\n`.
 
 use crate::config::Config;
-use crate::record::change_record::{ChangeRecord, EventName, Image};
+use crate::record::change_record::{ChangeRecord, EventName, Format, Image};
 use crate::record::error::{describe_json_error, RecordError};
 use crate::record::event_time::{EventTime, TimeError};
 use crate::record::flatten::Flattener;
@@ -10,8 +10,10 @@ use crate::record::json_out::write_json_str;
 use crate::record::partition::{is_table_name, PartitionKeys};
 use crate::record::typed_json::ItemError;
 
-/// The metadata columns, in row order, without their prefix.
-pub const METADATA_COLUMNS: [&str; 9] = [
+/// The metadata columns, in row order, without their prefix. All are reserved names, also in
+/// rows that omit some of them (`stream_sequence_number` is written for DynamoDB Streams
+/// records only, the `kinesis_` ones for records read from a Kinesis stream only).
+pub const METADATA_COLUMNS: [&str; 10] = [
     "event_name",
     "event_id",
     "event_time",
@@ -19,6 +21,7 @@ pub const METADATA_COLUMNS: [&str; 9] = [
     "aws_region",
     "is_deleted",
     "expired_by_ttl",
+    "stream_sequence_number",
     "kinesis_shard_id",
     "kinesis_sequence_number",
 ];
@@ -39,13 +42,15 @@ pub struct RowMeta<'a> {
     pub table_name: &'a str,
     pub aws_region: &'a str,
     pub expired_by_ttl: bool,
+    /// `dynamodb.SequenceNumber` of a DynamoDB Streams record; `None` for the Kinesis format.
+    pub stream_sequence_number: Option<&'a str>,
     pub position: StreamPosition<'a>,
 }
 
 /// Builds rows one after another, reusing its buffers.
 pub struct RowWriter {
     /// `"<prefix><column>":`, ready to copy.
-    keys: [Vec<u8>; 9],
+    keys: [Vec<u8>; 10],
     flattener: Flattener,
     /// The attribute columns of the row being built (each with a leading comma).
     columns: Vec<u8>,
@@ -82,7 +87,8 @@ impl RowWriter {
 
     /// The row: `meta`'s columns, then the attribute columns already in `self.columns`.
     fn assemble(&mut self, meta: &RowMeta) -> Result<&[u8], RecordError> {
-        let [name, id, time, table, region, deleted, ttl, shard, sequence] = &self.keys;
+        let [name, id, time, table, region, deleted, ttl, stream_sequence, shard, sequence] =
+            &self.keys;
         let out = &mut self.line;
         out.clear();
         out.push(b'{');
@@ -100,6 +106,10 @@ impl RowWriter {
         out.extend_from_slice(bool_text(meta.event_name == EventName::Remove));
         column(out, ttl);
         out.extend_from_slice(bool_text(meta.expired_by_ttl));
+        if let Some(sequence_number) = meta.stream_sequence_number {
+            column(out, stream_sequence);
+            write_json_str(out, sequence_number);
+        }
         if let Some(shard_id) = meta.position.shard_id {
             column(out, shard);
             write_json_str(out, shard_id);
@@ -117,8 +127,10 @@ impl RowWriter {
         Ok(&self.line)
     }
 
-    /// Makes the row of one change record (`payload`, the decoded bytes of a stream record).
-    /// `arrival` is Firehose's arrival time, used when the record carries no change time.
+    /// Makes the row of one change record (`payload`, the decoded bytes of a stream record), in
+    /// either format (see [`crate::record::change_record::Format`]). `arrival` is Firehose's arrival
+    /// time, used when the record carries no change time; either time must be plausible
+    /// ([`EventTime::plausible`]), so nothing lands in a wrong partition.
     pub fn change_record<'p>(
         &mut self,
         payload: &'p [u8],
@@ -145,12 +157,16 @@ impl RowWriter {
         let event_name =
             EventName::from_name(&record.event_name).ok_or(RecordError::UnknownEventName)?;
         if !is_table_name(&record.table_name) {
-            return Err(RecordError::BadTableName);
+            return Err(match record.format {
+                Format::KinesisDataStreams => RecordError::BadTableName,
+                Format::DynamoDbStreams => RecordError::NoTableInEventSourceArn,
+            });
         }
         let time = match record.creation_time() {
             Some(t) => t?,
             None => arrival()?,
-        };
+        }
+        .plausible()?;
         let image = record.image(event_name).ok_or(RecordError::NoImage)?;
         let meta = RowMeta {
             event_name,
@@ -159,6 +175,7 @@ impl RowWriter {
             table_name: &record.table_name,
             aws_region: &record.aws_region,
             expired_by_ttl: record.expired_by_ttl(event_name),
+            stream_sequence_number: record.stream_sequence_number(),
             position,
         };
         if let Image::Raw(raw) = image {
@@ -302,5 +319,145 @@ mod tests {
         )
         .unwrap_err();
         assert!(!err.to_string().contains("john"), "{err}");
+    }
+
+    /// A DynamoDB Streams record (the AWS Lambda guide's example INSERT, compacted).
+    const STREAMS: &str = r#"{"eventID":"c4ca4238a0b923820dcc509a6f75849b","eventName":"INSERT","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"us-east-1","dynamodb":{"Keys":{"Id":{"N":"101"}},"NewImage":{"Message":{"S":"New item!"},"Id":{"N":"101"}},"ApproximateCreationDateTime":1428537600,"SequenceNumber":"4421584500000000017450439091","SizeBytes":26,"StreamViewType":"NEW_AND_OLD_IMAGES"},"eventSourceARN":"arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899"}"#;
+
+    #[test]
+    fn a_dynamodb_streams_record_gives_the_same_row_with_its_sequence_number() {
+        assert_eq!(
+            row(&Config::default(), STREAMS, StreamPosition::default()).unwrap(),
+            concat!(
+                r#"{"_event_name":"INSERT","_event_id":"c4ca4238a0b923820dcc509a6f75849b","#,
+                r#""_event_time":"2015-04-09T00:00:00.000000Z","_table_name":"ExampleTableWithStream","#,
+                r#""_aws_region":"us-east-1","_is_deleted":false,"_expired_by_ttl":false,"#,
+                r#""_stream_sequence_number":"4421584500000000017450439091","#,
+                r#""Message":"New item!","Id":101}"#,
+                "\n"
+            )
+        );
+        // Read from a Kinesis stream after all, it would carry both.
+        let position = StreamPosition {
+            shard_id: Some("shardId-000000000003"),
+            sequence_number: Some("4963"),
+        };
+        let line = row(&Config::default(), STREAMS, position).unwrap();
+        assert!(line.contains(r#""_stream_sequence_number":"4421584500000000017450439091","_kinesis_shard_id":"shardId-000000000003","_kinesis_sequence_number":"4963","Message""#), "{line}");
+        let mut w = RowWriter::new(&Config::default());
+        let (_, keys) = w
+            .change_record(STREAMS.as_bytes(), arrival, StreamPosition::default())
+            .unwrap();
+        assert_eq!(
+            keys.s3_prefix(),
+            "table=ExampleTableWithStream/year=2015/month=04/day=09/hour=00/"
+        );
+    }
+
+    #[test]
+    fn a_stream_arn_without_a_table_fails_as_a_bad_table_name() {
+        let arn = "arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899";
+        for bad in [
+            "stream-ARN",
+            "arn:aws:dynamodb:us-east-1:1:table/a/stream/x",
+            "arn:aws:dynamodb:us-east-1:1:table/../x",
+        ] {
+            let err = row(
+                &Config::default(),
+                &STREAMS.replace(arn, bad),
+                StreamPosition::default(),
+            )
+            .unwrap_err();
+            assert_eq!(err, RecordError::NoTableInEventSourceArn, "{bad}");
+            assert_eq!(err.code(), "bad_table_name");
+        }
+    }
+
+    #[test]
+    fn the_stream_sequence_number_column_is_reserved_in_both_formats() {
+        let clash = r#""NewImage":{"_stream_sequence_number":{"S":"x"}}"#;
+        let kinesis = INSERT.replace(
+            r#""NewImage":{"pk":{"S":"o#1"},"total":{"N":"12.50"}}"#,
+            clash,
+        );
+        let streams = STREAMS.replace(
+            r#""NewImage":{"Message":{"S":"New item!"},"Id":{"N":"101"}}"#,
+            clash,
+        );
+        for payload in [kinesis, streams] {
+            assert_ne!(payload, INSERT);
+            let err = row(&Config::default(), &payload, StreamPosition::default()).unwrap_err();
+            assert_eq!(err.code(), "column_collision", "{payload}");
+        }
+    }
+
+    #[test]
+    fn an_implausible_change_time_fails_in_either_format() {
+        // Epoch seconds in a Kinesis-format record would be 1970 read as milliseconds.
+        let seconds = INSERT.replace("1700000000123", "1700000000");
+        let err = row(&Config::default(), &seconds, StreamPosition::default()).unwrap_err();
+        assert_eq!(err, RecordError::Time(TimeError::Implausible));
+        assert_eq!(err.code(), "bad_change_time");
+        // Milliseconds in a DynamoDB Streams record would be the year 47,000 read as seconds.
+        let millis = STREAMS.replace("1428537600", "1428537600000");
+        let err = row(&Config::default(), &millis, StreamPosition::default()).unwrap_err();
+        assert_eq!(err.code(), "bad_change_time");
+        // The edges: 2000-01-01T00:00:00Z is the first plausible instant, 2200-01-01 the first not.
+        for (format, first, past) in [
+            (INSERT, "946684800000", "7258118400000"),
+            (STREAMS, "946684800", "7258118400"),
+        ] {
+            let time = if format == INSERT {
+                "1700000000123"
+            } else {
+                "1428537600"
+            };
+            let at = |value: &str| {
+                row(
+                    &Config::default(),
+                    &format.replace(time, value),
+                    StreamPosition::default(),
+                )
+            };
+            assert!(at(first)
+                .unwrap()
+                .contains(r#""_event_time":"2000-01-01T00:00:00.000000Z""#));
+            let before = if format == INSERT {
+                "946684799999"
+            } else {
+                "946684799.999999"
+            };
+            assert_eq!(
+                at(before).unwrap_err(),
+                RecordError::Time(TimeError::Implausible)
+            );
+            let last = if format == INSERT {
+                "7258118399999999"
+            } else {
+                "7258118399.999999"
+            };
+            assert!(at(last)
+                .unwrap()
+                .contains(r#""_event_time":"2199-12-31T23:59:59.999999Z""#));
+            assert_eq!(
+                at(past).unwrap_err(),
+                RecordError::Time(TimeError::Implausible)
+            );
+        }
+        // The arrival time stands in for a missing change time under the same rule.
+        let no_time = INSERT.replace(r#""ApproximateCreationDateTime":1700000000123,"#, "");
+        let mut w = RowWriter::new(&Config::default());
+        for (arrival_ms, ok) in [
+            (946_684_799_999, false),
+            (946_684_800_000, true),
+            (7_258_118_400_000, false),
+        ] {
+            let result = w.change_record(
+                no_time.as_bytes(),
+                || EventTime::from_millis(arrival_ms),
+                StreamPosition::default(),
+            );
+            assert_eq!(result.is_ok(), ok, "{arrival_ms}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! written as plain JSON values, with no tree in between. Used for scalar columns and for every
 //! element of lists and sets; the flattening of maps into columns is in [`crate::record::flatten`].
 
-use crate::limits::MAX_DEPTH;
+use crate::limits::MAX_NESTED_CONTAINERS;
 use crate::record::json_out::{write_json_str, write_json_str_unescaped};
 use crate::record::number::write_json_number;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -20,7 +20,7 @@ pub enum ItemError {
     UnknownTypeTag,
     #[error("an N value is not a decimal number")]
     BadNumber,
-    #[error("maps and lists nest deeper than DynamoDB allows ({MAX_DEPTH} levels)")]
+    #[error("maps and lists nest deeper than DynamoDB allows (32 levels, the item being the first: at most {MAX_NESTED_CONTAINERS} nested M/L in an attribute value)")]
     TooDeep,
     #[error("column collision: two attributes flatten to the same column name, or an attribute is named like a metadata column")]
     ColumnCollision,
@@ -80,7 +80,8 @@ fn reason_text(slot: &Option<ItemError>) -> String {
 }
 
 /// Writes the value under `tag` (already read from `map`) as plain JSON into `out`.
-/// `depth` is the nesting level of this value (a top-level attribute is 1).
+/// `depth` is the nesting level of this value (a top-level attribute is 1): an `M` or `L` here
+/// is the `depth`-th container of its attribute.
 pub fn write_tagged_value<'de, A: MapAccess<'de>>(
     tag: Tag,
     map: &mut A,
@@ -102,7 +103,7 @@ pub fn write_tagged_value<'de, A: MapAccess<'de>>(
             out.extend_from_slice(b"null");
             Ok(())
         }
-        Tag::M | Tag::L if depth > MAX_DEPTH => Err(fail(error, ItemError::TooDeep)),
+        Tag::M | Tag::L if depth > MAX_NESTED_CONTAINERS => Err(fail(error, ItemError::TooDeep)),
         Tag::M => map.next_value_seed(PlainMap { out, error, depth }),
         Tag::L => map.next_value_seed(Array {
             out,
@@ -429,18 +430,36 @@ mod tests {
     }
 
     #[test]
-    fn nesting_is_limited_to_32_levels() {
-        let nest = |levels: usize| {
+    fn nesting_is_limited_to_31_containers_in_a_value() {
+        let nest = |levels: usize, open: &str, close: &str| {
             format!(
                 "{}{}{}",
-                r#"{"L":["#.repeat(levels),
+                open.repeat(levels),
                 r#"{"S":"x"}"#,
-                "]}".repeat(levels)
+                close.repeat(levels)
             )
         };
-        assert!(typed_to_plain(&nest(32)).is_ok());
-        assert_eq!(typed_to_plain(&nest(33)).unwrap_err(), ItemError::TooDeep);
+        let lists = |levels| nest(levels, r#"{"L":["#, "]}");
+        let maps = |levels| nest(levels, r#"{"M":{"k":"#, "}}");
+        assert!(typed_to_plain(&lists(31)).is_ok());
+        assert_eq!(typed_to_plain(&lists(32)).unwrap_err(), ItemError::TooDeep);
+        assert!(typed_to_plain(&maps(31)).is_ok());
+        assert_eq!(typed_to_plain(&maps(32)).unwrap_err(), ItemError::TooDeep);
+        // Maps and lists count alike, and a set inside the last container is a leaf.
+        let mixed = |levels: usize| {
+            let mut v = r#"{"SS":["x"]}"#.to_owned();
+            for i in 0..levels {
+                v = if i % 2 == 0 {
+                    format!(r#"{{"L":[{v}]}}"#)
+                } else {
+                    format!(r#"{{"M":{{"k":{v}}}}}"#)
+                };
+            }
+            v
+        };
+        assert!(typed_to_plain(&mixed(31)).is_ok());
+        assert_eq!(typed_to_plain(&mixed(32)).unwrap_err(), ItemError::TooDeep);
         // Far deeper than anything: refused, never a stack overflow.
-        assert!(typed_to_plain(&nest(100_000)).is_err());
+        assert!(typed_to_plain(&lists(100_000)).is_err());
     }
 }

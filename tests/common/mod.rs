@@ -38,6 +38,60 @@ pub fn insert(image: Value) -> Value {
     )
 }
 
+/// 2015-04-09T00:00:00Z in epoch seconds, as a DynamoDB Streams record holds its change time.
+pub const T_S: u64 = 1_428_537_600;
+
+/// The stream ARN of the `orders` table's DynamoDB stream.
+pub const STREAM_ARN: &str =
+    "arn:aws:dynamodb:us-east-1:111122223333:table/orders/stream/2025-11-20T08:00:00.000";
+
+/// A change record as a DynamoDB Streams consumer (a Lambda trigger, an EventBridge Pipe)
+/// receives it; `dynamodb` should hold a `SequenceNumber`.
+pub fn streams_change(event_name: &str, dynamodb: Value) -> Value {
+    json!({
+        "eventID": "7f4c0a52-0d5f-4c3e-9a57-5a1c0d1e2f30",
+        "eventName": event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+        "eventSourceARN": STREAM_ARN
+    })
+}
+
+/// A DynamoDB Streams INSERT of `image` at `T_S`.
+pub fn streams_insert(image: Value) -> Value {
+    streams_change(
+        "INSERT",
+        json!({"ApproximateCreationDateTime": T_S, "Keys": {"pk": {"S": "k"}}, "NewImage": image,
+               "SequenceNumber": "4421584500000000017450439091", "SizeBytes": 10,
+               "StreamViewType": "NEW_AND_OLD_IMAGES"}),
+    )
+}
+
+/// A Direct PUT Firehose event (no source stream, no Kinesis metadata), as an EventBridge Pipe
+/// fills the delivery stream, holding these change records.
+pub fn direct_put_event(changes: &[Value]) -> Vec<u8> {
+    let records: Vec<Value> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({
+                "recordId": format!("rec-{i:04}"),
+                "approximateArrivalTimestamp": 1_600_000_000_000u64 + i as u64,
+                "data": b64(&serde_json::to_vec(c).unwrap())
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({
+        "invocationId": "inv-1",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:111122223333:deliverystream/orders",
+        "region": "us-east-1",
+        "records": records
+    }))
+    .unwrap()
+}
+
 /// A Firehose record around raw `data` (already base64, or deliberately not).
 pub fn firehose_record(i: usize, data: &str) -> Value {
     json!({

@@ -4,7 +4,7 @@
 
 use crate::bench_event::firehose_event;
 use crate::common::transform;
-use ddb_lake::config::Config;
+use ddb_lake::Config;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -197,3 +197,69 @@ fn an_error_names_its_causes_on_its_one_line() {
         stderr(&o)
     );
 }
+
+#[test]
+fn dynamodb_streams_records_go_through_firehose_event_and_transform() {
+    // Records as a DynamoDB Streams consumer receives them, one per line.
+    let o = ddb_lake(
+        &[
+            "firehose-event",
+            &sample("dynamodb-streams/change-records.jsonl"),
+        ],
+        &[],
+        b"",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        o.stdout,
+        std::fs::read(sample("dynamodb-streams/firehose-event.json")).unwrap()
+    );
+    let o = ddb_lake(
+        &["transform", &sample("dynamodb-streams/firehose-event.json")],
+        &[],
+        b"",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        o.stdout,
+        std::fs::read(sample("dynamodb-streams/firehose-event.expected.json")).unwrap()
+    );
+}
+
+#[test]
+fn a_captured_dynamodb_streams_lambda_event_goes_through_firehose_event_and_transform() {
+    let lambda_event = std::fs::read(sample("dynamodb-streams/lambda-event.json")).unwrap();
+    // From a file and from standard input alike.
+    let from_file = ddb_lake(
+        &[
+            "firehose-event",
+            &sample("dynamodb-streams/lambda-event.json"),
+        ],
+        &[],
+        b"",
+    );
+    let from_stdin = ddb_lake(&["firehose-event"], &[], &lambda_event);
+    assert!(from_file.status.success(), "{}", stderr(&from_file));
+    assert_eq!(from_file.stdout, from_stdin.stdout);
+    let o = ddb_lake(&["transform"], &[], &from_file.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let response: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows: String = response["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["result"], "Ok");
+            let data = r["data"].as_str().unwrap();
+            String::from_utf8(
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        std::fs::read_to_string(sample("dynamodb-streams/lambda-event.expected-rows.jsonl"))
+            .unwrap()
+    );
+}

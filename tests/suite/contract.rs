@@ -312,18 +312,37 @@ fn nested_lists(levels: usize) -> Value {
     json!({ "root": v })
 }
 
+/// DynamoDB counts the item as the first of its 32 levels: an attribute value holds at most 31
+/// nested maps or lists (31 nested `M`s are accepted by the service, 32 refused).
 #[test]
-fn nesting_deeper_than_32_levels_fails() {
-    let ok = transform_one(&insert(nested_maps(32)));
-    assert_eq!(ok.result, "Ok");
-    assert_eq!(ok.columns().last().unwrap().1, r#""leaf""#);
+fn nesting_counts_the_item_as_the_first_of_32_levels() {
+    for (image, containers) in [
+        (nested_maps(31), 31),
+        (nested_lists(31), 31),
+        (nested_maps(32), 32),
+        (nested_lists(32), 32),
+    ] {
+        for change in [insert(image.clone()), streams_insert(image)] {
+            let r = transform_one(&change);
+            if containers <= 31 {
+                assert_eq!(r.result, "Ok", "{containers}");
+                assert!(r.columns().last().unwrap().1.contains(r#""leaf""#));
+            } else {
+                assert_eq!(r.result, "ProcessingFailed", "{containers}");
+                assert_eq!(r.data, b64(&serde_json::to_vec(&change).unwrap()));
+            }
+        }
+    }
+    // The same count in a REMOVE's OldImage, which is flattened after the record is read.
+    let old = |image: Value| {
+        change(
+            "REMOVE",
+            json!({"ApproximateCreationDateTime": T_MS, "Keys": {"pk": {"S": "k"}}, "OldImage": image}),
+        )
+    };
+    assert_eq!(transform_one(&old(nested_maps(31))).result, "Ok");
     assert_eq!(
-        transform_one(&insert(nested_maps(33))).result,
-        "ProcessingFailed"
-    );
-    assert_eq!(transform_one(&insert(nested_lists(32))).result, "Ok");
-    assert_eq!(
-        transform_one(&insert(nested_lists(33))).result,
+        transform_one(&old(nested_maps(32))).result,
         "ProcessingFailed"
     );
     // Deep enough to overflow a naive recursive parser: still only this record fails.
@@ -370,12 +389,11 @@ fn change_time_in_milliseconds_or_microseconds() {
     );
     let keys = |r: &ResponseRecord| r.metadata.clone().unwrap().partition_keys;
     assert_eq!(keys(&ms), keys(&us));
-    // A small value named MICROSECOND is not read as milliseconds.
-    let early = at(json!(1_000_000u64), Some("MICROSECOND"));
-    assert_eq!(
-        early.column("_event_time").unwrap(),
-        r#""1970-01-01T00:00:01.000000Z""#
-    );
+    // A value named MICROSECOND is not read as milliseconds (10^12 µs is 1970-01-12, which
+    // then fails as implausible; as milliseconds it would have been 2001).
+    let named = at(json!(1_000_000_000_000u64), Some("MICROSECOND"));
+    assert_eq!(named.result, "ProcessingFailed");
+    assert_eq!(at(json!(1_000_000_000_000u64), None).result, "Ok");
     assert_eq!(
         at(json!(1_700_000_000_123u64), Some("NANOSECOND")).result,
         "ProcessingFailed"
@@ -531,6 +549,28 @@ fn bad_records_fail_with_their_original_data() {
         (
             "time out of range",
             with(&|c| c["dynamodb"]["ApproximateCreationDateTime"] = json!(u64::MAX)),
+        ),
+        (
+            "epoch seconds in a Kinesis-format record",
+            with(&|c| c["dynamodb"]["ApproximateCreationDateTime"] = json!(T_S)),
+        ),
+        (
+            "a DynamoDB Streams record whose ARN names no table",
+            b64(&serde_json::to_vec(&{
+                let mut c = streams_insert(json!({"pk": {"S": "a"}}));
+                c["eventSourceARN"] = json!("stream-ARN");
+                c
+            })
+            .unwrap()),
+        ),
+        (
+            "a DynamoDB Streams record in milliseconds",
+            b64(&serde_json::to_vec(&{
+                let mut c = streams_insert(json!({"pk": {"S": "a"}}));
+                c["dynamodb"]["ApproximateCreationDateTime"] = json!(T_MS);
+                c
+            })
+            .unwrap()),
         ),
     ];
     let mut records: Vec<Value> = bad
@@ -730,4 +770,242 @@ fn rows_past_the_batch_bound_fail_instead_of_filling_memory() {
         assert_eq!(r.result, "ProcessingFailed");
         assert_eq!(r.data, b64(&serde_json::to_vec(change).unwrap()));
     }
+}
+
+/// Each rule, as a DynamoDB Streams record: the same row as the Kinesis format, except that the
+/// table comes from `eventSourceARN`, the change time is epoch seconds, and
+/// `_stream_sequence_number` follows `_expired_by_ttl`.
+#[test]
+fn a_dynamodb_streams_record_gives_the_kinesis_row_plus_its_sequence_number() {
+    let image = json!({"pk": {"S": "a"}, "n": {"N": "12345678901234567890123456789012345678"},
+                       "m": {"M": {"x": {"L": [{"N": "1"}, {"M": {"k": {"S": "v"}}}]}}}});
+    let kinesis = change(
+        "INSERT",
+        json!({"ApproximateCreationDateTime": T_S * 1000, "Keys": {"pk": {"S": "a"}}, "NewImage": image}),
+    );
+    let streams = streams_change(
+        "INSERT",
+        json!({"ApproximateCreationDateTime": T_S, "Keys": {"pk": {"S": "a"}}, "NewImage": image,
+               "SequenceNumber": "4421584500000000017450439091", "SizeBytes": 26,
+               "StreamViewType": "NEW_AND_OLD_IMAGES"}),
+    );
+    let out = transform(&direct_put_event(&[kinesis, streams]), &Config::default());
+    let (k, s) = (&out[0], &out[1]);
+    assert_eq!((k.result.as_str(), s.result.as_str()), ("Ok", "Ok"));
+    let mut expected = k.columns();
+    let at = expected
+        .iter()
+        .position(|(c, _)| c == "_expired_by_ttl")
+        .unwrap();
+    expected.insert(
+        at + 1,
+        (
+            "_stream_sequence_number".to_owned(),
+            r#""4421584500000000017450439091""#.to_owned(),
+        ),
+    );
+    assert_eq!(s.columns(), expected);
+    assert_eq!(
+        s.column("_event_time").as_deref(),
+        Some(r#""2015-04-09T00:00:00.000000Z""#)
+    );
+    assert_eq!(s.column("_table_name").as_deref(), Some(r#""orders""#));
+    assert_eq!(
+        k.metadata.as_ref().unwrap().partition_keys,
+        s.metadata.as_ref().unwrap().partition_keys
+    );
+    // Read from a Kinesis stream the record would carry both sequence numbers.
+    let r = transform_one(&streams_insert(json!({"pk": {"S": "a"}})));
+    let names: Vec<String> = r.columns().into_iter().map(|(c, _)| c).collect();
+    assert_eq!(
+        names[6..10],
+        [
+            "_expired_by_ttl",
+            "_stream_sequence_number",
+            "_kinesis_shard_id",
+            "_kinesis_sequence_number"
+        ]
+    );
+}
+
+#[test]
+fn a_dynamodb_streams_record_names_its_table_in_its_stream_arn() {
+    let mut c = streams_insert(json!({"pk": {"S": "a"}}));
+    c["eventSourceARN"] =
+        json!("arn:aws:dynamodb:eu-central-1:123456789012:table/Orders-2024.v1_x/stream/2025-01-01T00:00:00.000");
+    let r = transform_one(&c);
+    assert_eq!(
+        r.column("_table_name").as_deref(),
+        Some(r#""Orders-2024.v1_x""#)
+    );
+    assert_eq!(
+        r.metadata.unwrap().partition_keys["table"],
+        "Orders-2024.v1_x"
+    );
+    for bad in [
+        "stream-ARN",
+        "arn:aws:dynamodb:eu-central-1:123456789012:table/a/stream/x",
+        "arn:aws:dynamodb:eu-central-1:123456789012:table/or ders/stream/x",
+        "arn:aws:kinesis:eu-central-1:123456789012:stream/orders",
+    ] {
+        c["eventSourceARN"] = json!(bad);
+        assert_eq!(transform_one(&c).result, "ProcessingFailed", "{bad}");
+    }
+    // Without its SequenceNumber it is neither format: not a change record.
+    let mut no_sequence = streams_insert(json!({"pk": {"S": "a"}}));
+    no_sequence["dynamodb"]
+        .as_object_mut()
+        .unwrap()
+        .remove("SequenceNumber");
+    assert_eq!(transform_one(&no_sequence).result, "ProcessingFailed");
+}
+
+/// What each view type carries, and so what each row holds: the image rules apply to the images
+/// there are (`Keys` when the rule's image is absent).
+#[test]
+fn dynamodb_streams_view_types_give_the_images_they_carry() {
+    let keys = json!({"pk": {"S": "k"}});
+    let old = json!({"pk": {"S": "k"}, "state": {"S": "old"}});
+    let new = json!({"pk": {"S": "k"}, "state": {"S": "new"}});
+    let record = |event: &str, view: &str| {
+        let (has_new, has_old) = match view {
+            "NEW_AND_OLD_IMAGES" => (event != "REMOVE", event != "INSERT"),
+            "NEW_IMAGE" => (event != "REMOVE", false),
+            "OLD_IMAGE" => (false, event != "INSERT"),
+            _ => (false, false),
+        };
+        let mut d = json!({"ApproximateCreationDateTime": T_S, "Keys": keys,
+                           "SequenceNumber": "4421584500000000017450439091", "SizeBytes": 26,
+                           "StreamViewType": view});
+        if has_new {
+            d["NewImage"] = new.clone();
+        }
+        if has_old {
+            d["OldImage"] = old.clone();
+        }
+        streams_change(event, d)
+    };
+    for (view, insert, modify, remove) in [
+        ("NEW_AND_OLD_IMAGES", "new", "new", "old"),
+        ("NEW_IMAGE", "new", "new", "keys"),
+        ("OLD_IMAGE", "keys", "keys", "old"),
+        ("KEYS_ONLY", "keys", "keys", "keys"),
+    ] {
+        for (event, holds) in [("INSERT", insert), ("MODIFY", modify), ("REMOVE", remove)] {
+            let r = transform_one(&record(event, view));
+            assert_eq!(r.result, "Ok", "{view} {event}");
+            let expected = match holds {
+                "keys" => cols(&[("pk", r#""k""#)]),
+                state => cols(&[("pk", r#""k""#), ("state", &format!("\"{state}\""))]),
+            };
+            assert_eq!(attributes(&r), expected, "{view} {event}");
+            assert_eq!(
+                r.column("_is_deleted").as_deref(),
+                Some(if event == "REMOVE" { "true" } else { "false" })
+            );
+        }
+    }
+}
+
+#[test]
+fn dynamodb_streams_ttl_deletes_are_flagged_user_deletes_are_not() {
+    let remove = |identity: Option<Value>| {
+        let mut c = streams_change(
+            "REMOVE",
+            json!({"ApproximateCreationDateTime": T_S, "Keys": {"pk": {"S": "k"}},
+                   "SequenceNumber": "4421584500000000017450439093", "SizeBytes": 10,
+                   "StreamViewType": "KEYS_ONLY"}),
+        );
+        if let Some(identity) = identity {
+            c["userIdentity"] = identity;
+        }
+        transform_one(&c).column("_expired_by_ttl")
+    };
+    let ttl = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+    assert_eq!(remove(Some(ttl)).as_deref(), Some("true"));
+    let user = json!({"type": "User", "principalId": "AIDAEXAMPLE"});
+    assert_eq!(remove(Some(user)).as_deref(), Some("false"));
+    assert_eq!(remove(None).as_deref(), Some("false"));
+}
+
+/// The plausible window, 2000-01-01T00:00:00Z up to 2200-01-01T00:00:00Z, in each format's unit
+/// and for Firehose's arrival time: outside it a record fails (`bad_change_time`) with its bytes.
+#[test]
+fn a_change_time_outside_2000_to_2200_fails_in_either_format() {
+    let kinesis = |value: Value| {
+        change(
+            "INSERT",
+            json!({"ApproximateCreationDateTime": value, "Keys": {"pk": {"S": "k"}}}),
+        )
+    };
+    let streams = |value: Value| {
+        streams_change(
+            "INSERT",
+            json!({"ApproximateCreationDateTime": value, "Keys": {"pk": {"S": "k"}},
+                   "SequenceNumber": "4421584500000000017450439091"}),
+        )
+    };
+    let cases: Vec<(Value, Option<&str>)> = vec![
+        // Kinesis format, milliseconds and microseconds.
+        (
+            kinesis(json!(946_684_800_000u64)),
+            Some("2000-01-01T00:00:00.000000Z"),
+        ),
+        (kinesis(json!(946_684_799_999u64)), None),
+        (
+            kinesis(json!(7_258_118_399_999u64)),
+            Some("2199-12-31T23:59:59.999000Z"),
+        ),
+        (kinesis(json!(7_258_118_400_000u64)), None),
+        (
+            kinesis(json!(7_258_118_399_999_999u64)),
+            Some("2199-12-31T23:59:59.999999Z"),
+        ),
+        (kinesis(json!(946_684_799_999_999u64)), None),
+        // Epoch seconds where milliseconds belong: 1970.
+        (kinesis(json!(1_763_632_799u64)), None),
+        (kinesis(json!(0)), None),
+        // DynamoDB Streams format, seconds, whole or not.
+        (
+            streams(json!(946_684_800u64)),
+            Some("2000-01-01T00:00:00.000000Z"),
+        ),
+        (streams(json!(946_684_799.999999)), None),
+        (
+            streams(json!(7_258_118_399.999999)),
+            Some("2199-12-31T23:59:59.999999Z"),
+        ),
+        (streams(json!(7_258_118_400u64)), None),
+        // Milliseconds where seconds belong: the year 57,000.
+        (streams(json!(1_763_632_799_100u64)), None),
+    ];
+    let event = direct_put_event(&cases.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>());
+    let out = transform(&event, &Config::default());
+    for ((change, time), r) in cases.iter().zip(&out) {
+        match time {
+            Some(t) => assert_eq!(
+                r.column("_event_time"),
+                Some(format!("\"{t}\"")),
+                "{change}"
+            ),
+            None => {
+                assert_eq!(r.result, "ProcessingFailed", "{change}");
+                assert_eq!(r.data, b64(&serde_json::to_vec(change).unwrap()));
+            }
+        }
+    }
+    // Firehose's arrival time, used only without a change time, is held to the same window.
+    let untimed =
+        b64(&serde_json::to_vec(&change("INSERT", json!({"Keys": {"pk": {"S": "k"}}}))).unwrap());
+    let arriving = |ms: u64| {
+        let mut r = firehose_record(0, &untimed);
+        r["approximateArrivalTimestamp"] = json!(ms);
+        transform(&event_of(vec![r]), &Config::default())
+            .remove(0)
+            .result
+    };
+    assert_eq!(arriving(946_684_800_000), "Ok");
+    assert_eq!(arriving(946_684_799_999), "ProcessingFailed");
+    assert_eq!(arriving(7_258_118_400_000), "ProcessingFailed");
+    assert_eq!(arriving(1_763_632_799), "ProcessingFailed");
 }

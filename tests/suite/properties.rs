@@ -1,7 +1,9 @@
 //! Properties over random typed-JSON items and random bytes: the transformation never panics,
 //! an Ok row is exactly one line of valid JSON, every number keeps its decimal value, a column
-//! collision always fails the record instead of overwriting a value, and a response fitted to its
-//! size budget hands back exactly the records it answers `Dropped`.
+//! collision always fails the record instead of overwriting a value, the same change gives the
+//! same row in the Kinesis and the DynamoDB Streams format, a change time is accepted exactly
+//! inside the plausible window, and a response fitted to its size budget hands back exactly the
+//! records it answers `Dropped`.
 
 use crate::common;
 
@@ -187,7 +189,7 @@ proptest! {
         let mut expected = Vec::new();
         model_columns(&image, None, &config.separator, &mut expected);
         let metadata: HashSet<&str> = ["_event_name", "_event_id", "_event_time", "_table_name", "_aws_region",
-            "_is_deleted", "_expired_by_ttl", "_kinesis_shard_id", "_kinesis_sequence_number"].into();
+            "_is_deleted", "_expired_by_ttl", "_stream_sequence_number", "_kinesis_shard_id", "_kinesis_sequence_number"].into();
         let mut seen = HashSet::new();
         let collides = expected.iter().any(|c| metadata.contains(c.as_str()) || !seen.insert(c.clone()));
 
@@ -274,6 +276,134 @@ proptest! {
     #[test]
     fn arbitrary_event_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let _ = transform_event(&bytes, &Config::default());
+    }
+}
+
+/// The same change in both formats: Kinesis Data Streams for DynamoDB (`tableName`, epoch
+/// microseconds) and DynamoDB Streams (`eventSourceARN`, epoch seconds with a fraction).
+fn both_formats(
+    image_json: &str,
+    event: &str,
+    ttl: bool,
+    seconds: u64,
+    micros: u32,
+) -> (String, String) {
+    let image = if event == "REMOVE" {
+        "OldImage"
+    } else {
+        "NewImage"
+    };
+    let identity = if ttl {
+        r#""userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"},"#
+    } else {
+        ""
+    };
+    let kinesis = format!(
+        r#"{{"awsRegion":"us-east-1","eventID":"e-1","eventName":"{event}",{identity}"recordFormat":"application/json","tableName":"orders","dynamodb":{{"ApproximateCreationDateTime":{}{micros:06},"Keys":{{"pk":{{"S":"k"}}}},"{image}":{image_json},"SizeBytes":10}},"eventSource":"aws:dynamodb"}}"#,
+        seconds
+    );
+    let streams = format!(
+        r#"{{"eventID":"e-1","eventName":"{event}","eventVersion":"1.1","eventSource":"aws:dynamodb","awsRegion":"us-east-1","dynamodb":{{"ApproximateCreationDateTime":{seconds}.{micros:06},"Keys":{{"pk":{{"S":"k"}}}},"{image}":{image_json},"SequenceNumber":"4421584500000000017450439091","SizeBytes":10,"StreamViewType":"NEW_AND_OLD_IMAGES"}},"eventSourceARN":"arn:aws:dynamodb:us-east-1:111122223333:table/orders/stream/2025-11-20T08:00:00.000",{identity}"x":0}}"#
+    );
+    (kinesis, streams)
+}
+
+/// A Direct PUT event (as an EventBridge Pipe fills the delivery stream) of these payloads.
+fn direct_put_of(payloads: &[&[u8]]) -> Vec<u8> {
+    let records: Vec<Value> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({"recordId": format!("r{i}"), "approximateArrivalTimestamp": 1_600_000_000_000u64, "data": b64(p)}))
+        .collect();
+    serde_json::to_vec(&json!({"records": records})).unwrap()
+}
+
+/// The plausible window in epoch microseconds: 2000-01-01T00:00:00Z up to 2200-01-01T00:00:00Z.
+const WINDOW_MICROS: std::ops::Range<u64> = 946_684_800_000_000..7_258_118_400_000_000;
+
+fn rfc3339(micros: u64) -> String {
+    let t = chrono::DateTime::from_timestamp_micros(micros as i64).unwrap();
+    format!("\"{}\"", t.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+/// Change-time values: anywhere, and near the window's edges in every unit.
+fn time_value() -> impl Strategy<Value = u64> {
+    let edges = [
+        946_684_800u64,
+        7_258_118_400,
+        946_684_800_000,
+        7_258_118_400_000,
+        946_684_800_000_000,
+        7_258_118_400_000_000,
+        100_000_000_000_000,
+    ];
+    prop_oneof![
+        any::<u64>(),
+        0u64..20_000_000_000_000_000,
+        (prop::sample::select(edges.to_vec()), -3i64..3)
+            .prop_map(|(e, d)| e.saturating_add_signed(d)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_same_change_gives_the_same_row_in_either_format(
+        image in image(),
+        event in prop::sample::select(vec!["INSERT", "MODIFY", "REMOVE"]),
+        ttl in any::<bool>(),
+        seconds in 946_684_800u64..7_258_118_400,
+        micros in 0u32..1_000_000,
+    ) {
+        let (kinesis, streams) = both_formats(&map_json(&image), event, ttl, seconds, micros);
+        let out = transform(&direct_put_of(&[kinesis.as_bytes(), streams.as_bytes()]), &Config::default());
+        let (k, s) = (&out[0], &out[1]);
+        prop_assert_eq!(&k.result, &s.result);
+        if k.result == "Ok" {
+            let mut expected = k.columns();
+            expected.insert(7, ("_stream_sequence_number".to_owned(), r#""4421584500000000017450439091""#.to_owned()));
+            prop_assert_eq!(s.columns(), expected);
+            prop_assert_eq!(k.column("_event_time"), Some(rfc3339(seconds * 1_000_000 + u64::from(micros))));
+            prop_assert_eq!(format!("{:?}", k.metadata), format!("{:?}", s.metadata));
+        } else {
+            prop_assert_eq!(&k.data, &b64(kinesis.as_bytes()));
+            prop_assert_eq!(&s.data, &b64(streams.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn a_change_time_is_accepted_exactly_inside_the_window(value in time_value(), fraction in 0u32..1_000_000) {
+        let (kinesis, _) = both_formats("{}", "INSERT", false, 0, 0);
+        let kinesis = kinesis.replace(r#""ApproximateCreationDateTime":0000000"#, &format!(r#""ApproximateCreationDateTime":{value}"#));
+        let (_, streams) = both_formats("{}", "INSERT", false, value, fraction);
+        let out = transform(&direct_put_of(&[kinesis.as_bytes(), streams.as_bytes()]), &Config::default());
+        // The model: a Kinesis-format value ≥ 10^14 is microseconds, else milliseconds; a
+        // DynamoDB Streams value is seconds with a fraction.
+        let kinesis_micros = if value >= 100_000_000_000_000 { Some(value) } else { value.checked_mul(1000) };
+        let streams_micros = value.checked_mul(1_000_000).and_then(|v| v.checked_add(u64::from(fraction)));
+        for (r, micros, text) in [(&out[0], kinesis_micros, &kinesis), (&out[1], streams_micros, &streams)] {
+            match micros.filter(|m| WINDOW_MICROS.contains(m)) {
+                Some(m) => prop_assert_eq!(r.column("_event_time"), Some(rfc3339(m)), "{}", text),
+                None => {
+                    prop_assert_eq!(r.result.as_str(), "ProcessingFailed", "{}", text);
+                    prop_assert_eq!(&r.data, &b64(text.as_bytes()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mangled_dynamodb_streams_records_never_panic(image in image(), cut in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let (_, streams) = both_formats(&map_json(&image), "MODIFY", false, 1_763_632_799, 0);
+        let mut bytes = streams.into_bytes();
+        let at = cut.index(bytes.len());
+        bytes[at] = byte;
+        let out = transform(&direct_put_of(&[&bytes, &bytes[..at]]), &Config::default());
+        prop_assert_eq!(out.len(), 2);
+        for r in &out {
+            prop_assert!(r.result == "Ok" || r.result == "ProcessingFailed");
+        }
     }
 }
 

@@ -281,3 +281,128 @@ fn unusable_inputs_fail_with_one_clear_line() {
         assert!(!line.contains("panicked"));
     }
 }
+
+/// The rows of a lake, sorted: objects are read in path order, which is by table first.
+fn sorted_rows(root: &Path) -> Vec<String> {
+    let mut rows: Vec<String> = rows(root).lines().map(str::to_owned).collect();
+    rows.sort();
+    rows
+}
+
+fn sorted_lines(path: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn dynamodb_streams_records_land_in_their_tables_partitions() {
+    let lake = tempfile::tempdir().unwrap();
+    let input = sample("dynamodb-streams/change-records.jsonl");
+    let summary = replay(lake.path(), &[&input], &[]);
+    assert!(
+        summary
+            .starts_with("replayed 13 change records in 1 transformation batch: 13 rows, 0 failed"),
+        "{summary}"
+    );
+    assert_eq!(
+        sorted_rows(lake.path()),
+        sorted_lines(&sample(
+            "dynamodb-streams/firehose-event.expected-rows.jsonl"
+        ))
+    );
+    let folders: std::collections::BTreeSet<String> = files(lake.path())
+        .iter()
+        .map(|f| f.rsplit_once('/').unwrap().0.to_owned())
+        .collect();
+    let folders: Vec<&str> = folders.iter().map(String::as_str).collect();
+    assert_eq!(
+        folders,
+        [
+            "lake/table=carts/year=2025/month=11/day=20/hour=10",
+            "lake/table=invoices/year=2025/month=11/day=20/hour=10",
+            "lake/table=orders/year=2025/month=11/day=20/hour=09",
+            "lake/table=orders/year=2025/month=11/day=20/hour=10",
+            "lake/table=orders/year=2025/month=11/day=20/hour=11",
+            "lake/table=sessions/year=2025/month=11/day=20/hour=10",
+        ]
+    );
+    // Gzipped, as a JSON array, or mixed with Kinesis-format records: the same rows.
+    let dir = tempfile::tempdir().unwrap();
+    let ndjson = std::fs::read(&input).unwrap();
+    let gzipped = dir.path().join("streams.jsonl.gz");
+    std::fs::write(&gzipped, gzip(&ndjson)).unwrap();
+    let array = dir.path().join("streams.json");
+    let texts: Vec<&str> = std::str::from_utf8(&ndjson).unwrap().lines().collect();
+    std::fs::write(&array, format!("[{}]", texts.join(",\n"))).unwrap();
+    for other in [gzipped, array] {
+        let lake = tempfile::tempdir().unwrap();
+        replay(lake.path(), &[&other], &[]);
+        assert_eq!(
+            sorted_rows(lake.path()),
+            sorted_lines(&sample(
+                "dynamodb-streams/firehose-event.expected-rows.jsonl"
+            )),
+            "{}",
+            other.display()
+        );
+    }
+    let both = tempfile::tempdir().unwrap();
+    let summary = replay(both.path(), &[&sample("change-records.jsonl"), &input], &[]);
+    assert!(summary.contains("20 rows, 0 failed"), "{summary}");
+    let mut expected = sorted_lines(&sample("firehose-event.expected-rows.jsonl"));
+    expected.extend(sorted_lines(&sample(
+        "dynamodb-streams/firehose-event.expected-rows.jsonl",
+    )));
+    expected.sort();
+    assert_eq!(sorted_rows(both.path()), expected);
+}
+
+#[test]
+fn a_captured_lambda_event_replays_as_its_records() {
+    let expected =
+        std::fs::read_to_string(sample("dynamodb-streams/lambda-event.expected-rows.jsonl"))
+            .unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let summary = replay(
+        lake.path(),
+        &[&sample("dynamodb-streams/lambda-event.json")],
+        &[],
+    );
+    assert!(summary.contains("replayed 3 change records"), "{summary}");
+    assert_eq!(rows(lake.path()), expected);
+    let names = files(lake.path());
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0]
+        .starts_with("lake/table=ExampleTableWithStream/year=2015/month=04/day=09/hour=00/"));
+    // Gzipped, from standard input, and several compact events one per line.
+    let event = std::fs::read(sample("dynamodb-streams/lambda-event.json")).unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let lake_arg = lake.path().display().to_string();
+    let out = ddb_lake(&["replay", "--lake", &lake_arg], &gzip(&event));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rows(lake.path()), expected);
+    let compact =
+        serde_json::to_string(&serde_json::from_slice::<serde_json::Value>(&event).unwrap())
+            .unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let out = ddb_lake(
+        &["replay", "--lake", &lake.path().display().to_string()],
+        format!("{compact}\n{compact}\n").as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replayed 6 change records"));
+    assert_eq!(rows(lake.path()), format!("{expected}{expected}"));
+}
