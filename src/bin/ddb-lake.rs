@@ -83,8 +83,8 @@ enum CliError {
     Reingest(#[from] ReingestError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
-    #[error(transparent)]
-    Input(#[from] event_builder::InputError),
+    #[error("cannot split the input into change records")]
+    Input(#[from] ddb_lake::lake::input::InputError),
     #[error("{0}")]
     Lake(String),
     #[error(transparent)]

@@ -4,60 +4,14 @@
 //! transformation on records of your own, and for `ddb-lake replay`, which feeds change records
 //! through the Lambda's code in batches.
 
+use crate::lake::input::{self, InputError, Piece, Stop};
 use crate::record::event_time::{whole_number, EventTime};
 use crate::record::json_out::write_json_str;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::io::Write;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-#[error("the input is not newline-delimited JSON, a JSON array of change records or a DynamoDB Streams Lambda event: {0}")]
-pub struct InputError(String);
-
-/// Splits change records given as newline-delimited JSON (any whitespace between values), as
-/// one JSON array, or as DynamoDB Streams Lambda events (`{"Records": [...]}`, one or more).
-/// Each record is kept as its exact text.
-pub fn split_records(bytes: &[u8]) -> Result<Vec<&RawValue>, InputError> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'[') {
-        return serde_json::from_slice(bytes).map_err(|e| InputError(e.to_string()));
-    }
-    let mut records = Vec::new();
-    for value in serde_json::Deserializer::from_slice(bytes).into_iter::<&RawValue>() {
-        let value = value.map_err(|e| InputError(e.to_string()))?;
-        match lambda_event_records(value.get().as_bytes()) {
-            Some(inner) => records.extend(inner),
-            None => records.push(value),
-        }
-    }
-    Ok(records)
-}
-
-/// A DynamoDB Streams Lambda event, as a Lambda trigger receives it and users capture it: its
-/// `Records` are change records in the DynamoDB Streams format
-/// (<https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html>). A change record never has a
-/// `Records` field; a Firehose event's is `records`.
-#[derive(Deserialize)]
-struct LambdaEvent<'a> {
-    #[serde(rename = "Records", borrow)]
-    records: Vec<&'a RawValue>,
-    #[serde(default)]
-    dynamodb: Option<IgnoredAny>,
-}
-
-/// The change records of `value` if it is a DynamoDB Streams Lambda event (`{"Records": [...]}`),
-/// each as its exact text; `None` for anything else. The one place that knows that shape:
-/// `firehose-event` and `replay` both split their inputs with it.
-pub fn lambda_event_records(value: &[u8]) -> Option<Vec<&RawValue>> {
-    match serde_json::from_slice::<LambdaEvent>(value) {
-        Ok(event) if event.dynamodb.is_none() => Some(event.records),
-        _ => None,
-    }
-}
 
 /// The fields of a change record that shape its Firehose envelope; all optional, so a broken
 /// record is wrapped too and can be seen to fail.
@@ -123,19 +77,27 @@ impl Peek<'_> {
 /// Firehose's arrival time for records whose change time cannot be read.
 const DEFAULT_ARRIVAL_MS: u64 = 1_700_000_000_000;
 
-/// Wraps the change records in `bytes` (see [`split_records`]) into a Firehose event: base64
+/// Wraps the change records in `bytes` (split by [`crate::lake::input`]) into a Firehose event: base64
 /// `data`, record ids, arrival times a moment after each change, and for Kinesis-format records
 /// the shard, partition key and sequence number as Kinesis would assign them (see
 /// [`firehose_event_for`]). Pretty-printed, for people to read.
 pub fn firehose_event(bytes: &[u8]) -> Result<Vec<u8>, InputError> {
-    let records: Vec<&[u8]> = split_records(bytes)?
-        .iter()
-        .map(|r| r.get().as_bytes())
-        .collect();
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    input::for_each_piece(bytes, |piece| match piece {
+        Piece::ChangeRecord(record) => {
+            records.push(record.to_vec());
+            Ok(())
+        }
+        Piece::FirehoseEvent(_) => Err(InputError::AlreadyAnEvent),
+    })
+    .map_err(|stop| match stop {
+        Stop::Input(e) | Stop::Take(e) => e,
+    })?;
     let compact = firehose_event_for(&records, 0);
+    // Our own compact JSON, re-indented for people to read.
     let event: serde_json::Value =
-        serde_json::from_slice(&compact).map_err(|e| InputError(e.to_string()))?;
-    serde_json::to_vec_pretty(&event).map_err(|e| InputError(e.to_string()))
+        serde_json::from_slice(&compact).map_err(|e| InputError::Read(std::io::Error::other(e)))?;
+    serde_json::to_vec_pretty(&event).map_err(|e| InputError::Read(std::io::Error::other(e)))
 }
 
 /// Wraps `records` (each the bytes of one stream record, valid or not) into one compact
@@ -236,33 +198,49 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lake::input::lambda_event_records;
     use serde_json::Value;
+
+    /// The change records of `input`, as `firehose-event` and `replay` split it.
+    fn split_records(input: &[u8]) -> Result<Vec<String>, InputError> {
+        let mut out = Vec::new();
+        input::for_each_piece(input, |p| {
+            if let Piece::ChangeRecord(r) = p {
+                out.push(String::from_utf8_lossy(r).into_owned());
+            }
+            Ok::<(), ()>(())
+        })
+        .map_err(|stop| match stop {
+            Stop::Input(e) => e,
+            Stop::Take(()) => unreachable!(),
+        })?;
+        Ok(out)
+    }
 
     #[test]
     fn ndjson_and_arrays_split_into_exact_record_texts() {
         let ndjson = b"{\"a\": 1}\n\n{\"b\":[2]}\n";
-        let texts: Vec<&str> = split_records(ndjson)
-            .unwrap()
-            .iter()
-            .map(|r| r.get())
-            .collect();
+        let texts = split_records(ndjson).unwrap();
         assert_eq!(texts, ["{\"a\": 1}", "{\"b\":[2]}"]);
         let array = b" [{\"a\": 1}, {\"b\":[2]}]";
-        let texts: Vec<&str> = split_records(array)
-            .unwrap()
-            .iter()
-            .map(|r| r.get())
-            .collect();
+        let texts = split_records(array).unwrap();
         assert_eq!(texts, ["{\"a\": 1}", "{\"b\":[2]}"]);
-        assert!(split_records(b"{\"a\":").is_err());
+        assert!(split_records(b"[{\"a\":").is_err());
     }
 
     #[test]
     fn wraps_records_as_firehose_does() {
         let records = br#"{"awsRegion":"eu-west-1","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123456,"Keys":{"pk":{"S":"a"}}}}
             not-json-but-kept"#;
-        // A record that is not JSON at all cannot be split out, so it is refused up front.
-        assert!(firehose_event(records).is_err());
+        // A line that is not JSON is a record of its own, as `replay` takes it: it fails when
+        // transformed, and the other records are wrapped as usual.
+        let event: Value = serde_json::from_slice(&firehose_event(records).unwrap()).unwrap();
+        let data = STANDARD
+            .decode(event["records"][1]["data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(data, b"not-json-but-kept");
+        assert!(firehose_event(b"[{\"a\":1},").is_err());
+        assert!(firehose_event(b"{\"records\":[]}").is_err());
         let records = br#"{"awsRegion":"eu-west-1","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123456,"Keys":{"pk":{"S":"a"}}}}
             {"broken": true}"#;
         let event: Value = serde_json::from_slice(&firehose_event(records).unwrap()).unwrap();
@@ -289,11 +267,8 @@ mod tests {
         let input = br#"{"awsRegion":"eu-west-1","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123}}
             {"broken": true}
             {"tableName":"quote\"d"}"#;
-        let records: Vec<&[u8]> = split_records(input)
-            .unwrap()
-            .iter()
-            .map(|r| r.get().as_bytes())
-            .collect();
+        let records = split_records(input).unwrap();
+        let records: Vec<&[u8]> = records.iter().map(|r| r.as_bytes()).collect();
         let first: Value = serde_json::from_slice(&firehose_event_for(&records[..2], 0)).unwrap();
         let second: Value = serde_json::from_slice(&firehose_event_for(&records[2..], 2)).unwrap();
         assert_eq!(first["records"].as_array().unwrap().len(), 2);
@@ -319,11 +294,7 @@ mod tests {
         let event = format!(
             "{{\"Records\": [{STREAMS}, {STREAMS}]}}\n{{\"Records\":[{STREAMS}]}}\n{STREAMS}"
         );
-        let texts: Vec<&str> = split_records(event.as_bytes())
-            .unwrap()
-            .iter()
-            .map(|r| r.get())
-            .collect();
+        let texts = split_records(event.as_bytes()).unwrap();
         assert_eq!(texts, [STREAMS; 4]);
         assert_eq!(
             lambda_event_records(br#"{"Records":[]}"#).map(|r| r.len()),

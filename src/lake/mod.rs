@@ -14,6 +14,7 @@ pub mod coverage;
 pub mod event_builder;
 pub mod export;
 pub mod export_record;
+pub mod input;
 pub mod replay;
 pub mod schema_cli;
 pub mod store;

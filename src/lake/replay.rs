@@ -13,19 +13,17 @@ use crate::firehose::batch::RecordResult;
 use crate::firehose::error::EventError;
 use crate::firehose::event::FirehoseEvent;
 use crate::firehose::transform_event;
-use crate::lake::event_builder::{firehose_event_for, lambda_event_records};
+use crate::lake::event_builder::firehose_event_for;
+use crate::lake::input::{self, InputError, Piece, Stop};
 use crate::lake::writer::{partition_prefix, FailedRecord, LakeError, LakeWriter};
 use crate::limits::{PROCESSOR_BUFFER_BYTES, PROCESSOR_MAX_RECORDS};
 use crate::telemetry::logs;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use flate2::read::MultiGzDecoder;
-use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::time::Instant;
 use thiserror::Error;
 
@@ -97,15 +95,6 @@ pub struct Replay<'a> {
     row: Vec<u8>,
 }
 
-/// What one input holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    ChangeRecords,
-    FirehoseEvents,
-    /// DynamoDB Streams Lambda events (`{"Records": [...]}`), each holding change records.
-    LambdaEvents,
-}
-
 impl<'a> Replay<'a> {
     pub fn new(config: &'a Config, lake: &'a mut LakeWriter, limits: BatchLimits) -> Replay<'a> {
         Replay {
@@ -132,19 +121,25 @@ impl<'a> Replay<'a> {
     /// layout, as it would in Firehose. Only an input that cannot be split into records at all
     /// (a broken JSON array) is refused.
     pub fn read(&mut self, name: &str, input: impl Read) -> Result<(), ReplayError> {
-        let mut reader = BufReader::with_capacity(1 << 20, input);
-        let gzip = reader
-            .fill_buf()
-            .map_err(|e| read_error(name, e))?
-            .starts_with(&[0x1f, 0x8b]);
-        if gzip {
-            self.read_plain(
-                name,
-                BufReader::with_capacity(1 << 20, MultiGzDecoder::new(reader)),
-            )
-        } else {
-            self.read_plain(name, reader)
-        }
+        input::for_each_piece(input, |piece| match piece {
+            Piece::ChangeRecord(record) => self.push_change_record(record),
+            Piece::FirehoseEvent(event) => {
+                // Records gathered so far go first, to keep the input's order.
+                self.flush()?;
+                self.run(name, event)
+            }
+        })
+        .map_err(|stop| match stop {
+            Stop::Input(InputError::Read(source)) => ReplayError::Read {
+                input: name.to_owned(),
+                source,
+            },
+            Stop::Input(e) => ReplayError::Input {
+                input: name.to_owned(),
+                reason: e.to_string(),
+            },
+            Stop::Take(e) => e,
+        })
     }
 
     /// Sends the last, partly filled batch through and returns what the replay did.
@@ -155,93 +150,6 @@ impl<'a> Replay<'a> {
 
     pub fn stats(&self) -> &ReplayStats {
         &self.stats
-    }
-
-    fn read_plain(&mut self, name: &str, mut reader: impl BufRead) -> Result<(), ReplayError> {
-        let mut line = Vec::new();
-        loop {
-            if !next_line(name, &mut reader, &mut line)? {
-                return Ok(());
-            }
-            if !trim(&line).is_empty() {
-                break;
-            }
-        }
-        let first = trim(&line);
-        let one_value_per_line =
-            first[0] != b'[' && serde_json::from_slice::<IgnoredAny>(first).is_ok();
-        if !one_value_per_line {
-            // An array, or values spread over several lines (a pretty-printed event).
-            let mut all = std::mem::take(&mut line);
-            reader
-                .read_to_end(&mut all)
-                .map_err(|e| read_error(name, e))?;
-            return self.read_whole(name, &all);
-        }
-        let kind = kind_of(first);
-        self.take(name, kind, first)?;
-        while next_line(name, &mut reader, &mut line)? {
-            let value = trim(&line);
-            if !value.is_empty() {
-                self.take(name, kind, value)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn read_whole(&mut self, name: &str, all: &[u8]) -> Result<(), ReplayError> {
-        if trim(all).starts_with(b"[") {
-            let records: Vec<&RawValue> =
-                serde_json::from_slice(all).map_err(|e| ReplayError::Input {
-                    input: name.to_owned(),
-                    reason: format!("not a JSON array of change records ({e})"),
-                })?;
-            for record in records {
-                self.push_change_record(record.get().as_bytes())?;
-            }
-            return Ok(());
-        }
-        let values: Result<Vec<&RawValue>, _> = serde_json::Deserializer::from_slice(all)
-            .into_iter::<&RawValue>()
-            .collect();
-        match values {
-            Ok(values) => {
-                let kind = values
-                    .first()
-                    .map_or(Kind::ChangeRecords, |v| kind_of(v.get().as_bytes()));
-                for value in values {
-                    self.take(name, kind, value.get().as_bytes())?;
-                }
-            }
-            // Not JSON throughout: one record per line, and the bad lines fail on their own.
-            Err(_) => {
-                for line in all.split(|&b| b == b'\n') {
-                    let record = trim(line);
-                    if !record.is_empty() {
-                        self.push_change_record(record)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn take(&mut self, name: &str, kind: Kind, value: &[u8]) -> Result<(), ReplayError> {
-        match kind {
-            Kind::ChangeRecords => self.push_change_record(value),
-            // A value that is not a Lambda event after all is a record of its own, to fail.
-            Kind::LambdaEvents => match lambda_event_records(value) {
-                Some(records) => records
-                    .iter()
-                    .try_for_each(|r| self.push_change_record(r.get().as_bytes())),
-                None => self.push_change_record(value),
-            },
-            Kind::FirehoseEvents => {
-                // Records gathered so far go first, to keep the input's order.
-                self.flush()?;
-                self.run(name, value)
-            }
-        }
     }
 
     fn push_change_record(&mut self, record: &[u8]) -> Result<(), ReplayError> {
@@ -394,26 +302,6 @@ struct Keys<'a> {
     hour: Cow<'a, str>,
 }
 
-/// Just enough of a JSON value to tell a Firehose event from a change record.
-#[derive(Deserialize)]
-struct Probe {
-    #[serde(default)]
-    records: Option<IgnoredAny>,
-    #[serde(default)]
-    dynamodb: Option<IgnoredAny>,
-}
-
-fn kind_of(value: &[u8]) -> Kind {
-    match serde_json::from_slice::<Probe>(value) {
-        Ok(Probe {
-            records: Some(_),
-            dynamodb: None,
-        }) => Kind::FirehoseEvents,
-        _ if lambda_event_records(value).is_some() => Kind::LambdaEvents,
-        _ => Kind::ChangeRecords,
-    }
-}
-
 /// The transformation Lambda's ARN in the delivery stream's region and account, for the
 /// `lambdaArn` of error records.
 fn lambda_arn(delivery_stream_arn: Option<&str>) -> String {
@@ -421,38 +309,6 @@ fn lambda_arn(delivery_stream_arn: Option<&str>) -> String {
         .and_then(crate::arn::firehose_region_account)
         .unwrap_or(("us-east-1", "111122223333"));
     format!("arn:aws:lambda:{region}:{account}:function:ddb-lake-transform")
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
-    &bytes[start..end.max(start)]
-}
-
-/// Reads the next line of `reader` into `line`; `false` at the end of the input.
-fn next_line(
-    name: &str,
-    reader: &mut impl BufRead,
-    line: &mut Vec<u8>,
-) -> Result<bool, ReplayError> {
-    line.clear();
-    let n = reader
-        .read_until(b'\n', line)
-        .map_err(|e| read_error(name, e))?;
-    Ok(n > 0)
-}
-
-fn read_error(name: &str, source: std::io::Error) -> ReplayError {
-    ReplayError::Read {
-        input: name.to_owned(),
-        source,
-    }
 }
 
 #[cfg(test)]

@@ -182,8 +182,46 @@ fn firehose_event_wraps_change_records() {
         o.stdout,
         std::fs::read(sample("firehose-event.json")).unwrap()
     );
-    let o = ddb_lake(&["firehose-event"], &[], b"{\"broken\": ");
-    assert_clean_failure(&o, "not newline-delimited JSON");
+    // Only an input that cannot be split into records at all is refused: a broken JSON array.
+    let o = ddb_lake(&["firehose-event"], &[], b"[{\"broken\": ");
+    assert_clean_failure(&o, "not a JSON array of change records");
+}
+
+#[test]
+fn firehose_event_and_replay_split_a_file_alike() {
+    // A line that is not JSON is a record of its own for both: it fails alone.
+    let records = std::fs::read_to_string(sample("change-records.jsonl")).unwrap();
+    let mut lines: Vec<&str> = records.lines().take(2).collect();
+    lines.insert(1, "this is not JSON");
+    let input = lines.join("\n");
+    let event = ddb_lake(&["firehose-event"], &[], input.as_bytes());
+    assert!(event.status.success(), "{}", stderr(&event));
+    let response = ddb_lake(&["transform"], &[], &event.stdout);
+    let response: serde_json::Value = serde_json::from_slice(&response.stdout).unwrap();
+    let results: Vec<&str> = response["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["Ok", "ProcessingFailed", "Ok"]);
+    let lake = tempfile::tempdir().unwrap();
+    let file = lake.path().join("in.jsonl");
+    std::fs::write(&file, &input).unwrap();
+    let out = ddb_lake(
+        &[
+            "replay",
+            file.to_str().unwrap(),
+            "--lake",
+            lake.path().join("lake").to_str().unwrap(),
+        ],
+        &[],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("3 change records"), "{summary}");
+    assert!(summary.contains("2 rows, 1 failed"), "{summary}");
 }
 
 #[test]
