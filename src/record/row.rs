@@ -140,33 +140,21 @@ impl RowWriter {
         let text = std::str::from_utf8(payload).map_err(|_| RecordError::NotUtf8)?;
         self.columns.clear();
         let eager = Some((&mut self.flattener, &mut self.columns));
-        let record = ChangeRecord::parse(text, eager).map_err(|e| {
-            match self.flattener.take_failure(&e) {
-                Some(reason) => RecordError::Item(reason),
-                None if e.is_data() => RecordError::NotAChangeRecord(describe_json_error(&e)),
-                None => RecordError::NotJson(describe_json_error(&e)),
+        let record = match ChangeRecord::parse(text, eager) {
+            Ok(record) => record,
+            Err(e) => {
+                let Some(item_fault) = self.flattener.take_failure(&e) else {
+                    return Err(unreadable(&e));
+                };
+                // The image failed while it was read. Which reason wins must not depend on the
+                // order of the record's fields: the envelope's faults come first (see
+                // `check_envelope`), so the record is read again without its image.
+                let record = ChangeRecord::parse(text, None).map_err(|e| unreadable(&e))?;
+                check_envelope(&record, arrival)?;
+                return Err(RecordError::Item(item_fault));
             }
-        })?;
-        if record
-            .event_source
-            .as_deref()
-            .is_some_and(|s| s != "aws:dynamodb")
-        {
-            return Err(RecordError::WrongEventSource);
-        }
-        let event_name =
-            EventName::from_name(&record.event_name).ok_or(RecordError::UnknownEventName)?;
-        if !is_table_name(&record.table_name) {
-            return Err(match record.format {
-                Format::KinesisDataStreams => RecordError::BadTableName,
-                Format::DynamoDbStreams => RecordError::NoTableInEventSourceArn,
-            });
-        }
-        let time = match record.creation_time() {
-            Some(t) => t?,
-            None => arrival()?,
-        }
-        .plausible()?;
+        };
+        let (event_name, time) = check_envelope(&record, arrival)?;
         let image = record.image(event_name).ok_or(RecordError::NoImage)?;
         let meta = RowMeta {
             event_name,
@@ -189,6 +177,48 @@ impl RowWriter {
                 time,
             },
         ))
+    }
+}
+
+/// The record's own faults, in the order they win when a record has several (the README's
+/// "Reading a failure"): a record that cannot be read at all (`not_utf8`, `not_json`,
+/// `not_a_change_record`), then `eventSource`, `eventName`, the table name, the change time; and
+/// only then the image's faults (`no_image`, `bad_typed_value`, `too_deep`, `column_collision`,
+/// `row_too_large`, the first met in the image's order). `arrival` is Firehose's arrival time,
+/// used when the record carries no change time.
+fn check_envelope(
+    record: &ChangeRecord,
+    arrival: impl FnOnce() -> Result<EventTime, TimeError>,
+) -> Result<(EventName, EventTime), RecordError> {
+    if record
+        .event_source
+        .as_deref()
+        .is_some_and(|s| s != "aws:dynamodb")
+    {
+        return Err(RecordError::WrongEventSource);
+    }
+    let event_name =
+        EventName::from_name(&record.event_name).ok_or(RecordError::UnknownEventName)?;
+    if !is_table_name(&record.table_name) {
+        return Err(match record.format {
+            Format::KinesisDataStreams => RecordError::BadTableName,
+            Format::DynamoDbStreams => RecordError::NoTableInEventSourceArn,
+        });
+    }
+    let time = match record.creation_time() {
+        Some(t) => t?,
+        None => arrival()?,
+    }
+    .plausible()?;
+    Ok((event_name, time))
+}
+
+/// A payload that is not a change record at all.
+fn unreadable(e: &serde_json::Error) -> RecordError {
+    if e.is_data() {
+        RecordError::NotAChangeRecord(describe_json_error(e))
+    } else {
+        RecordError::NotJson(describe_json_error(e))
     }
 }
 

@@ -148,7 +148,7 @@ fn an_oversize_direct_put_response_fails_the_invocation_clearly() {
 fn failed_records_are_logged_by_id_and_reason_without_contents() {
     let data = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
-        br#"{"awsRegion":"r","eventID":"e","eventName":"INSERT","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1,"NewImage":{"ssn":{"N":"123-45-6789"}}}}"#,
+        br#"{"awsRegion":"r","eventID":"e","eventName":"INSERT","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123,"NewImage":{"ssn":{"N":"123-45-6789"}}}}"#,
     );
     let event = format!(
         r#"{{"records":[{{"recordId":"rec-secret-test","approximateArrivalTimestamp":1,"data":"{data}"}}]}}"#

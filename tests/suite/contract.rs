@@ -288,7 +288,7 @@ fn collisions_fail_the_record_never_overwrite() {
         assert_eq!(r.result, "ProcessingFailed", "{image}");
     }
     // Duplicate attribute names in the JSON text are a collision too.
-    let text = r#"{"awsRegion":"r","eventID":"e","eventName":"INSERT","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1,"NewImage":{"a":{"S":"1"},"a":{"S":"2"}}}}"#;
+    let text = r#"{"awsRegion":"r","eventID":"e","eventName":"INSERT","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1700000000123,"NewImage":{"a":{"S":"1"},"a":{"S":"2"}}}}"#;
     let r = &transform(
         &event_of(vec![firehose_record(0, &b64(text.as_bytes()))]),
         &Config::default(),
