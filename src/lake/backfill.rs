@@ -30,8 +30,6 @@ use crate::record::error::RecordError;
 use crate::record::event_time::{EventTime, Precision};
 use crate::record::partition::PartitionKeys;
 use crate::record::row::{RowMeta, RowWriter, StreamPosition};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use thiserror::Error;
@@ -165,7 +163,6 @@ pub fn backfill(
 ) -> Result<BackfillStats, BackfillError> {
     let mut rows = ExportRows::new(export, config)?;
     let mut stats = BackfillStats::default();
-    let mut raw_data = String::new();
     for item in export.items(verify_checksums) {
         let item = item?;
         stats.items += 1;
@@ -177,8 +174,7 @@ pub fn backfill(
                 stats.ok += 1;
             }
             Err(reason) => {
-                raw_data.clear();
-                STANDARD.encode_string(&item.text, &mut raw_data);
+                let raw_data = base64_simd::STANDARD.encode_to_string(&item.text);
                 lake.write_failed(&FailedRecord {
                     output_type: ERROR_OUTPUT_TYPE,
                     arrival_ms: export.export_time_ms,

@@ -7,8 +7,6 @@
 use crate::lake::input::{self, InputError, Piece, Stop};
 use crate::record::event_time::{whole_number, EventTime};
 use crate::record::json_out::write_json_str;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::io::Write;
@@ -181,11 +179,7 @@ pub fn firehose_event_for<R: AsRef<[u8]>>(records: &[R], first_index: usize) -> 
 
 /// Appends the base64 of `bytes` to `out`.
 fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
-    let start = out.len();
-    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
-    // The slice was sized for exactly this encoding, so it cannot be too short.
-    let written = STANDARD.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
-    out.truncate(start + written);
+    base64_simd::STANDARD.encode_append(bytes, out);
 }
 
 /// A stable 64-bit hash, standing in for the partition key Kinesis derives from the item's key.
@@ -199,6 +193,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use crate::lake::input::lambda_event_records;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
     use serde_json::Value;
 
     /// The change records of `input`, as `firehose-event` and `replay` split it.

@@ -20,8 +20,6 @@
 //! is checked before its items are read, and its item count after.
 
 use crate::lake::store::Store;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
 use std::fs::File;
@@ -545,7 +543,7 @@ pub fn md5_base64_of(mut file: impl Read, path: &Path) -> Result<String, ExportE
         }
         digest.consume(&buf[..n]);
     }
-    Ok(STANDARD.encode(digest.finalize().0))
+    Ok(base64_simd::STANDARD.encode_to_string(digest.finalize().0))
 }
 
 fn io(path: &Path, source: std::io::Error) -> ExportError {

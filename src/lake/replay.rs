@@ -18,8 +18,6 @@ use crate::lake::input::{self, InputError, Piece, Stop};
 use crate::lake::writer::{partition_prefix, FailedRecord, LakeError, LakeWriter};
 use crate::limits::{PROCESSOR_BUFFER_BYTES, PROCESSOR_MAX_RECORDS};
 use crate::telemetry::logs;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -232,8 +230,8 @@ impl<'a> Replay<'a> {
                         &keys.hour,
                     )?;
                     self.row.clear();
-                    STANDARD
-                        .decode_vec(entry.data.as_bytes(), &mut self.row)
+                    base64_simd::STANDARD
+                        .decode_append(entry.data.as_bytes(), &mut self.row)
                         .map_err(|e| ReplayError::Response(format!("record {index}: {e}")))?;
                     self.lake.write_row(&partition, arrival_ms, &self.row)?;
                     self.stats.ok += 1;

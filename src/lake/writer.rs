@@ -397,18 +397,11 @@ fn utc(ms: u64) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Formats an MD5 digest as a name-based UUID (RFC 9562 version 3).
-fn uuid_v3(mut b: [u8; 16]) -> String {
-    b[6] = (b[6] & 0x0f) | 0x30;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+fn uuid_v3(digest: [u8; 16]) -> String {
+    uuid::Builder::from_md5_bytes(digest)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// The partition folder of a row from the partition keys the Lambda returned, in the stacks'
