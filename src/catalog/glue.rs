@@ -20,6 +20,7 @@
 use crate::catalog::athena_type::{AthenaType, TypeParseError};
 use crate::catalog::names::{glue_table_base_name, next_free};
 use crate::catalog::table::{Catalog, Column, TableSchema};
+use crate::record::partition::partition_path;
 use crate::record::partition::PARTITION_KEYS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -181,7 +182,10 @@ pub fn table_input(schema: &TableSchema, name: &str, settings: &GlueSettings) ->
     }
     parameters.insert(
         "storage.location.template".to_owned(),
-        format!("{location}table=${{table}}/year=${{year}}/month=${{month}}/day=${{day}}/hour=${{hour}}/"),
+        format!(
+            "{location}{}",
+            partition_path(["${table}", "${year}", "${month}", "${day}", "${hour}"])
+        ),
     );
     TableInput {
         name: name.to_owned(),

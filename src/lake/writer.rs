@@ -417,9 +417,9 @@ pub fn partition_prefix(
     for value in [table, year, month, day, hour] {
         check_part("partition key value", value)?;
     }
-    Ok(format!(
-        "table={table}/year={year}/month={month}/day={day}/hour={hour}/"
-    ))
+    Ok(crate::record::partition::partition_path([
+        table, year, month, day, hour,
+    ]))
 }
 
 /// The JSON line Firehose writes for a record that failed processing (documented fields, in the

@@ -31,14 +31,13 @@ impl PartitionKeys<'_> {
     /// The object key prefix the stacks produce: `table=orders/year=2023/month=01/day=02/hour=03/`.
     pub fn s3_prefix(&self) -> String {
         let t = self.time;
-        format!(
-            "table={}/year={:04}/month={:02}/day={:02}/hour={:02}/",
-            self.table,
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour()
-        )
+        partition_path([
+            &self.table,
+            &format!("{:04}", t.year()),
+            &format!("{:02}", t.month()),
+            &format!("{:02}", t.day()),
+            &format!("{:02}", t.hour()),
+        ])
     }
 
     fn time_fields(&self) -> [(&'static str, u32); 4] {
@@ -50,6 +49,21 @@ impl PartitionKeys<'_> {
             (PARTITION_KEYS[4], t.hour()),
         ]
     }
+}
+
+/// The lake's S3 layout, in one place: `table=<table>/year=<year>/month=<month>/day=<day>/hour=<hour>/`
+/// for `values` in [`PARTITION_KEYS`] order. The stacks' Firehose `Prefix` writes it (after the
+/// `TablePrefix`), the local lake's folders follow it, and Glue's `storage.location.template`
+/// is it with `${table}`… as the values.
+pub fn partition_path(values: [&str; 5]) -> String {
+    let mut path = String::new();
+    for (key, value) in PARTITION_KEYS.iter().zip(values) {
+        path.push_str(key);
+        path.push('=');
+        path.push_str(value);
+        path.push('/');
+    }
+    path
 }
 
 /// DynamoDB table names are 3 to 255 of `A-Z a-z 0-9 _ - .`. The name becomes an S3 path
