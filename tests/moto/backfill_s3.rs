@@ -581,3 +581,57 @@ fn the_lambda_loads_one_data_file_per_invocation_and_summarizes() {
     }
     assert_eq!(lake, expected);
 }
+
+#[test]
+fn an_incremental_export_in_s3_becomes_the_same_change_rows_as_a_local_one() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-records/incremental-export");
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("lake-local");
+    ok(local_backfill(&sample, &local, &[]));
+    let expected = local_objects(&local);
+    assert!(
+        expected.keys().any(|k| k.starts_with("lake/_exports/")),
+        "{:?}",
+        expected.keys()
+    );
+    assert_eq!(rows(&expected, "lake/table="), 4);
+
+    let s3 = S3::start();
+    s3.create_bucket("exports");
+    s3.create_bucket("lake-bucket");
+    // Where its manifest says: the data files in the export's own folder...
+    let folder = "exports/AWSDynamoDB/01763640600000-9e1f2a3b/";
+    s3.upload(&sample, "exports", folder);
+    let from = format!("s3://exports/{folder}");
+    ok(s3.backfill(&from, "s3://lake-bucket/own/", &["--kms-key-id", KMS_KEY]));
+    assert_eq!(s3.objects("lake-bucket", "own/"), expected);
+
+    // ...or in the export prefix's shared AWSDynamoDB/data/ folder.
+    let shared = "other/AWSDynamoDB/01763640600000-9e1f2a3b/";
+    let manifest = std::fs::read_to_string(sample.join("manifest-files.json"))
+        .unwrap()
+        .replace(&format!("{folder}data/"), "other/AWSDynamoDB/data/");
+    s3.put(
+        "exports",
+        &format!("{shared}manifest-files.json"),
+        manifest.into_bytes(),
+    );
+    s3.put(
+        "exports",
+        &format!("{shared}manifest-summary.json"),
+        std::fs::read(sample.join("manifest-summary.json")).unwrap(),
+    );
+    for name in files(&sample.join("data")) {
+        s3.put(
+            "exports",
+            &format!("other/AWSDynamoDB/data/{name}"),
+            std::fs::read(sample.join("data").join(&name)).unwrap(),
+        );
+    }
+    ok(s3.backfill(
+        &format!("s3://exports/{shared}"),
+        "s3://lake-bucket/shared/",
+        &[],
+    ));
+    assert_eq!(s3.objects("lake-bucket", "shared/"), expected);
+}
