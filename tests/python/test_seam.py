@@ -29,9 +29,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from lake_sql import athena, connect, load_template  # noqa: E402
+from lake_sql import athena, connect, infer_tables  # noqa: E402
 
-TEMPLATE = ROOT / "cloudformation" / "lake-single-account.yaml"
 SQL = ROOT / "sql"
 
 HOUR = 3_600_000_000  # µs
@@ -50,11 +49,6 @@ def binary(cargo_bin) -> Path:
     return cargo_bin("ddb-lake")
 
 
-@pytest.fixture(scope="module")
-def template() -> dict:
-    return load_template(TEMPLATE)
-
-
 def iso(micros: int, digits: int = 3) -> str:
     t = datetime.fromtimestamp(micros // 1_000_000, tz=timezone.utc)
     fraction = f"{micros % 1_000_000:06d}"[:digits]
@@ -64,7 +58,7 @@ def iso(micros: int, digits: int = 3) -> str:
 def item(pk: str, sk: str, status: str, total: str, city: str, tags: list[str]) -> dict:
     return {"pk": {"S": pk}, "sk": {"S": sk}, "status": {"S": status},
             "customer_id": {"S": pk.split("#")[1]}, "total": {"N": total}, "currency": {"S": "EUR"},
-            "created_at": {"S": "2025-11-19T12:00:00Z"},
+            "created_at": {"S": "2025-11-19T12:00:00Z"}, "expires_at": {"N": "1900000000"},
             "address": {"M": {"city": {"S": city}, "postcode": {"S": "8001"}}},
             "tags": {"SS": tags}}
 
@@ -237,8 +231,8 @@ def replay(binary: Path, lake: Path, records: list[str]) -> None:
     run(binary, "replay", path, "--lake", lake)
 
 
-def current_state(lake: Path, template: dict) -> dict[tuple, dict]:
-    db = connect(lake, template)
+def current_state(lake: Path, binary: Path) -> dict[tuple, dict]:
+    db = connect(lake, infer_tables(lake, binary=str(binary)))
     athena(db, (SQL / "current_state.sql").read_text())
     return {(r["pk"], r["sk"]): r for r in athena(db, 'SELECT * FROM "ddb_lake"."orders_changes_current"')}
 
@@ -264,9 +258,9 @@ def assert_state_is(got: dict[tuple, dict], truth: dict[tuple, dict], writes) ->
         assert 0 <= want - micros < 1000, (k, row["last_changed"], iso(want, 6))
 
 
-def stale_items(lake: Path, template: dict, export_id: str, start: int, end: int) -> list[tuple]:
+def stale_items(lake: Path, binary: Path, export_id: str, start: int, end: int) -> list[tuple]:
     """sql/incremental_export_check.sql for one incremental export."""
-    db = connect(lake, template)
+    db = connect(lake, infer_tables(lake, binary=str(binary)))
     athena(db, (SQL / "current_state.sql").read_text())
     sql = ((SQL / "incremental_export_check.sql").read_text().replace("<ExportId>", export_id)
            .replace("<ExportFromTime>", iso(start)).replace("<ExportToTime>", iso(end)))
@@ -281,7 +275,7 @@ def seam_window(writes) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("view", ["NEW_AND_OLD_IMAGES", "NEW_IMAGE"])
-def test_stream_full_export_and_incremental_export_give_the_true_state(tmp_path, binary, template, view):
+def test_stream_full_export_and_incremental_export_give_the_true_state(tmp_path, binary, view):
     writes = timeline()
     truth = state_at(writes, END + 1)
     lake = tmp_path / "lake"
@@ -292,7 +286,7 @@ def test_stream_full_export_and_incremental_export_give_the_true_state(tmp_path,
     incremental = incremental_export(tmp_path / "incremental", writes, start, end, view)
     run(binary, "backfill", incremental, "--lake", lake)
 
-    got = current_state(lake, template)
+    got = current_state(lake, binary)
     assert_state_is(got, truth, writes)
     # The write at exactly the export time is the stream's row, not the export's older image.
     at_t = got[("CUSTOMER#00050", "ORDER#00050")]
@@ -302,11 +296,11 @@ def test_stream_full_export_and_incremental_export_give_the_true_state(tmp_path,
     assert ("CUSTOMER#00060", "ORDER#00060") not in got
     assert ("CUSTOMER#00090", "ORDER#00090") not in got
     # The documented check finds no item the window's start could have left stale.
-    assert stale_items(lake, template, INCREMENTAL_ID, start, end) == []
+    assert stale_items(lake, binary, INCREMENTAL_ID, start, end) == []
     # Loading everything again changes nothing.
     replay(binary, lake, stream_records(writes, S, OUTAGE))
     run(binary, "backfill", incremental, "--lake", lake)
-    assert current_state(lake, template) == got
+    assert current_state(lake, binary) == got
 
     # The coverage check agrees: nothing is missing (traffic is never 30 minutes apart).
     report = run(binary, "coverage", "--lake", lake, "--max-quiet", "30m").stdout
@@ -314,13 +308,13 @@ def test_stream_full_export_and_incremental_export_give_the_true_state(tmp_path,
     assert f"incremental export {INCREMENTAL_ID}: the changes in [{iso(start, 6)}, {iso(end, 6)})" in report
 
 
-def test_without_the_incremental_export_the_gap_shows(tmp_path, binary, template):
+def test_without_the_incremental_export_the_gap_shows(tmp_path, binary):
     writes = timeline()
     truth = state_at(writes, END + 1)
     lake = tmp_path / "lake"
     replay(binary, lake, stream_records(writes, S, OUTAGE))
     run(binary, "backfill", full_export(tmp_path / "full", writes, T), "--lake", lake)
-    got = current_state(lake, template)
+    got = current_state(lake, binary)
     # The delete in the gap was lost: the lake still shows the item.
     assert ("CUSTOMER#00060", "ORDER#00060") in got and ("CUSTOMER#00060", "ORDER#00060") not in truth
     done = run(binary, "coverage", "--lake", lake, "--max-quiet", "30m", ok=False)
@@ -330,7 +324,7 @@ def test_without_the_incremental_export_the_gap_shows(tmp_path, binary, template
     assert "the lake may miss changes of orders (1 hole" in done.stderr
 
 
-def test_a_full_export_taken_before_the_stream_is_connected_leaves_a_hole(tmp_path, binary, template):
+def test_a_full_export_taken_before_the_stream_is_connected_leaves_a_hole(tmp_path, binary):
     """The wrong order: the export at 02:00, the stream only from 03:00. The changes in between
     are in neither; coverage says so."""
     writes = timeline()
@@ -338,13 +332,13 @@ def test_a_full_export_taken_before_the_stream_is_connected_leaves_a_hole(tmp_pa
     replay(binary, lake, stream_records(writes, T + HOUR, None))
     run(binary, "backfill", full_export(tmp_path / "full", writes, T), "--lake", lake)
     with pytest.raises(AssertionError):
-        assert_state_is(current_state(lake, template), state_at(writes, END + 1), writes)
+        assert_state_is(current_state(lake, binary), state_at(writes, END + 1), writes)
     done = run(binary, "coverage", "--lake", lake, "--max-quiet", "30m", ok=False)
     assert f"HOLE from {iso(T, 6)} to " in done.stdout, done.stdout
     assert f"nothing between full export {FULL_ID} and the stream" in done.stdout
 
 
-def test_equal_times_resolve_to_the_change(tmp_path, binary, template):
+def test_equal_times_resolve_to_the_change(tmp_path, binary):
     """A full export shows the table at T; a write at exactly T is a change after that state (the
     full export does not show it here). Its incremental export row and the export's row have the
     same _event_time: the change must win. Without an explicit rule the engine's order decides
@@ -368,13 +362,13 @@ def test_equal_times_resolve_to_the_change(tmp_path, binary, template):
         run(binary, "backfill", incremental_export(tmp_path / f"inc-{i}", only_1, T, T + HOUR,
                                                    "NEW_AND_OLD_IMAGES"), "--lake", lake)
         run(binary, "replay", stream, "--lake", lake)
-        got = current_state(lake, template)
+        got = current_state(lake, binary)
         assert got[key_of(new)]["status"] == "PAID", export_id
         assert got[key_of(other_new)]["status"] == "SHIPPED", export_id
         assert {r["last_changed"] for r in got.values()} == {"2025-11-20T02:00:00.000000Z"}
 
 
-def test_an_item_inserted_just_before_the_gap_and_deleted_in_it_is_found(tmp_path, binary, template):
+def test_an_item_inserted_just_before_the_gap_and_deleted_in_it_is_found(tmp_path, binary):
     """The one case a window starting at the stream's last row cannot cover: the stream saw an
     item inserted in the window's first second, and the gap deleted it. The export leaves the item
     out (inserted and deleted within its window), so the stream's INSERT stays its latest row.
@@ -392,11 +386,11 @@ def test_an_item_inserted_just_before_the_gap_and_deleted_in_it_is_found(tmp_pat
     start, end = at - at % 1_000_000, OUTAGE[1] + 30 * MINUTE
     run(binary, "backfill", incremental_export(tmp_path / "inc", writes, start, end, "NEW_IMAGE"),
         "--lake", lake)
-    assert key_of(inserted) in current_state(lake, template)
-    assert stale_items(lake, template, INCREMENTAL_ID, start, end) == [key_of(inserted)]
+    assert key_of(inserted) in current_state(lake, binary)
+    assert stale_items(lake, binary, INCREMENTAL_ID, start, end) == [key_of(inserted)]
 
     later = "01763627460000-1ac2e3a2"
     run(binary, "backfill", incremental_export(tmp_path / "inc2", writes, start + 1_000_000, end,
                                                "NEW_IMAGE", later), "--lake", lake)
-    assert_state_is(current_state(lake, template), truth, writes)
-    assert stale_items(lake, template, later, start + 1_000_000, end) == []
+    assert_state_is(current_state(lake, binary), truth, writes)
+    assert stale_items(lake, binary, later, start + 1_000_000, end) == []
