@@ -43,12 +43,14 @@ EXACT = Context(prec=400, Emin=-999999, Emax=999999)
 # --- the table definitions ---------------------------------------------------------------------
 
 def ddb_lake_binary() -> str:
-    """$DDB_LAKE, else cargo's debug build (honouring CARGO_TARGET_DIR), else `ddb-lake` on PATH."""
+    """$DDB_LAKE, else the crate's `ddb-lake` where cargo puts it (scripts/cargo-bin.sh builds it
+    when needed and honours CARGO_TARGET_DIR), else `ddb-lake` on PATH."""
     if os.environ.get("DDB_LAKE"):
         return os.environ["DDB_LAKE"]
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    built = target / "debug" / "ddb-lake"
-    return str(built) if built.exists() else "ddb-lake"
+    done = subprocess.run([str(ROOT / "scripts" / "cargo-bin.sh"), "--quiet", "--bin", "ddb-lake"],
+                          cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    paths = done.stdout.split()
+    return paths[-1] if done.returncode == 0 and paths else "ddb-lake"
 
 
 def infer_tables(lake: Path, table_prefix: str = "lake/", binary: str | None = None) -> list[dict]:
