@@ -226,4 +226,5 @@ impl<'de> InOrder for serde_json::Deserializer<serde_json::de::StrRead<'de>> {
     }
 }
 pub mod lake_files;
+pub mod run;
 pub mod runtime_api;

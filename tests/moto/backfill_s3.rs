@@ -4,6 +4,7 @@
 //! SSE-KMS with the given key; re-runs rewrite the same objects; failures are reported.
 
 use crate::common::lake_files::{files, gzip};
+use crate::common::run::{backfill, failure, ok};
 use crate::common::runtime_api::{Posted, RuntimeApi};
 use crate::moto::{self, Moto};
 use aws_sdk_s3::primitives::ByteStream;
@@ -207,39 +208,6 @@ impl S3 {
     }
 }
 
-fn local_backfill(export: &Path, lake: &Path, extra: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("backfill")
-        .arg(export)
-        .arg("--lake")
-        .arg(lake)
-        .args(extra)
-        .env_remove("FLATTEN_SEPARATOR")
-        .env_remove("METADATA_PREFIX")
-        .env_remove("LIST_MODE")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn failure(out: Output) -> String {
-    assert!(!out.status.success());
-    let line = String::from_utf8(out.stderr).unwrap().trim().to_owned();
-    assert!(line.starts_with("ddb-lake: "), "{line}");
-    assert_eq!(line.lines().count(), 1, "{line}");
-    assert!(!line.contains("panicked"), "{line}");
-    line
-}
-
 /// Every file of a local lake: relative path → bytes.
 fn local_objects(root: &Path) -> BTreeMap<String, Vec<u8>> {
     files(root)
@@ -273,7 +241,7 @@ fn an_export_in_s3_becomes_the_same_objects_in_the_lake_bucket_as_in_a_local_lak
     let export = dir.path().join("export");
     sample_export(&export);
     let local = dir.path().join("lake-local");
-    let summary = ok(local_backfill(&export, &local, &[]));
+    let summary = ok(backfill(&export, &local, &[]));
     assert!(
         summary.contains("backfilled 2242 items") && summary.contains("2240 rows, 2 failed"),
         "{summary}"
@@ -342,7 +310,7 @@ fn the_objects_do_not_depend_on_the_number_of_threads() {
     let mut lakes = Vec::new();
     for threads in ["1", "2", "4"] {
         let lake = dir.path().join(format!("lake-{threads}"));
-        let summary = ok(local_backfill(
+        let summary = ok(backfill(
             &export,
             &lake,
             &["--threads", threads, "--object-mib", "1"],
@@ -408,7 +376,7 @@ fn s3_failures_are_clear_errors_and_a_damaged_file_writes_nothing() {
     assert!(line.contains("s3://no-such-bucket/"), "{line}");
     let line = failure(s3.backfill("s3://Not_A_Bucket/x/", "s3://lake-bucket/", &[]));
     assert!(line.contains("is not an S3 folder"), "{line}");
-    let line = failure(local_backfill(
+    let line = failure(backfill(
         &export,
         &dir.path().join("lake"),
         &["--kms-key-id", KMS_KEY],
@@ -465,7 +433,7 @@ fn the_lambda_loads_one_data_file_per_invocation_and_summarizes() {
     let export = dir.path().join("export");
     sample_export(&export);
     let local = dir.path().join("lake-local");
-    ok(local_backfill(&export, &local, &[]));
+    ok(backfill(&export, &local, &[]));
     let expected = local_objects(&local);
 
     let s3 = S3::start();
@@ -587,7 +555,7 @@ fn an_incremental_export_in_s3_becomes_the_same_change_rows_as_a_local_one() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-records/incremental-export");
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("lake-local");
-    ok(local_backfill(&sample, &local, &[]));
+    ok(backfill(&sample, &local, &[]));
     let expected = local_objects(&local);
     assert!(
         expected.keys().any(|k| k.starts_with("lake/_exports/")),

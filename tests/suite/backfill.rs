@@ -1,6 +1,7 @@
 //! `ddb-lake backfill`: a DynamoDB export to S3 (DYNAMODB_JSON) into the local lake, streamed.
 
 use crate::common;
+use crate::common::run::{backfill, failure, ok};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -16,41 +17,6 @@ const EXPORT_ID: &str = "01700000000000-abcdef12";
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-records/export")
-}
-
-fn backfill(export: &Path, lake: &Path, extra: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("backfill")
-        .arg(export)
-        .arg("--lake")
-        .arg(lake)
-        .args(extra)
-        .env_remove("FLATTEN_SEPARATOR")
-        .env_remove("METADATA_PREFIX")
-        .env_remove("LIST_MODE")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The one line of a failed run, checked to be a clean message.
-fn failure(out: Output) -> String {
-    assert!(!out.status.success());
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let line = stderr.trim().to_owned();
-    assert!(line.starts_with("ddb-lake: "), "{line}");
-    assert_eq!(line.lines().count(), 1, "{line}");
-    assert!(!line.contains("panicked"), "{line}");
-    line
 }
 
 fn md5_base64(bytes: &[u8]) -> String {
