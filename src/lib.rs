@@ -87,6 +87,13 @@ mod tests {
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let path = entry.unwrap().path();
+                // Source folders and files only: an editor's or a tool's hidden or temporary
+                // file is no part of the layout.
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                let is_source = path.is_dir() || path.extension().is_some_and(|e| e == "rs");
+                if name.starts_with('.') || !is_source {
+                    continue;
+                }
                 let rel = path
                     .strip_prefix(root)
                     .unwrap()
