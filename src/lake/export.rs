@@ -173,8 +173,9 @@ pub struct Export {
 }
 
 impl Export {
-    /// Reads and checks the manifests in `dir`. The data files must be in `dir/data/`, as the
-    /// export wrote them.
+    /// Reads and checks the manifests in `dir`. The data files are in `dir/data/`, as the
+    /// export wrote them (an incremental export's may be in the shared `dir/../data/`, as its
+    /// manifest says).
     pub fn open(dir: &Path) -> Result<Export, ExportError> {
         Export::open_in(Store::local(dir))
     }
