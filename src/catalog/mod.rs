@@ -26,9 +26,11 @@
 pub mod athena_type;
 pub mod glue;
 pub mod infer;
+pub mod key_schema;
 pub mod names;
 pub mod table;
 
 pub use athena_type::{join, widen, AthenaType};
+pub use key_schema::KeySchema;
 pub use glue::{schema_of, table_input, GlueSettings, TableInput};
 pub use table::{Catalog, Column, ObjectReport, RowError, TableSchema};

@@ -1,0 +1,116 @@
+//! A source table's primary key, as DynamoDB's `DescribeTable` gives it, kept beside the lake.
+//!
+//! Rows do not say which attributes form the key (the transform contract keeps attribute names
+//! only), yet each table's current-state view is keyed by them. Whoever knows the key writes one
+//! small JSON object per source table into the lake, under the lake's prefix:
+//!
+//! ```text
+//! <TablePrefix>_key_schemas/<table name>.json
+//! {"TableName":"orders","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},…],
+//!  "AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},…]}
+//! ```
+//!
+//! On AWS the table-attachment custom resource writes it from `DescribeTable` (in the account
+//! that owns the tables, into the lake bucket, which may be in another account); locally
+//! `ddb-lake replay` writes it from the change records' `Keys`. The schema keeper reads it to make
+//! the view. The field names and shapes are `DescribeTable`'s (DynamoDB API Reference,
+//! "TableDescription", "KeySchemaElement", "AttributeDefinition"), so the object can also be
+//! written by hand from `aws dynamodb describe-table --query Table`.
+
+use serde::{Deserialize, Serialize};
+
+/// The folder, under the lake's prefix, holding one key schema object per source table.
+pub const KEY_SCHEMAS_DIR: &str = "_key_schemas";
+
+/// A table's name, key schema and the definitions of its key attributes. Unknown fields (the rest
+/// of a `TableDescription`) are ignored when reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeySchema {
+    pub table_name: String,
+    /// The partition key (`HASH`) first, then the sort key (`RANGE`) if the table has one.
+    pub key_schema: Vec<KeySchemaElement>,
+    /// At least the key attributes' types (`S`, `N` or `B`).
+    #[serde(default)]
+    pub attribute_definitions: Vec<AttributeDefinition>,
+}
+
+/// `KeySchemaElement`: `KeyType` is `HASH` (partition key) or `RANGE` (sort key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeySchemaElement {
+    pub attribute_name: String,
+    pub key_type: String,
+}
+
+/// `AttributeDefinition`: `AttributeType` is `S`, `N` or `B`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributeDefinition {
+    pub attribute_name: String,
+    pub attribute_type: String,
+}
+
+impl KeySchema {
+    /// The key attributes' names, partition key first: what a current-state view partitions by.
+    pub fn key_attributes(&self) -> Vec<&str> {
+        let mut keys: Vec<&KeySchemaElement> = self.key_schema.iter().collect();
+        // HASH before RANGE, whatever order the object lists them in.
+        keys.sort_by_key(|k| k.key_type != "HASH");
+        keys.iter().map(|k| k.attribute_name.as_str()).collect()
+    }
+}
+
+/// The object key (or local path, relative to the lake) of `table`'s key schema:
+/// `<table_prefix>_key_schemas/<table>.json`. `table_prefix` is empty or ends in `/`. DynamoDB
+/// table names (`[a-zA-Z0-9_.-]{3,255}`) are safe in S3 keys and file names as they are.
+pub fn key_schema_object_key(table_prefix: &str, table: &str) -> String {
+    format!("{table_prefix}{KEY_SCHEMAS_DIR}/{table}.json")
+}
+
+/// The source table named by a key-schema object key `<table_prefix>_key_schemas/<table>.json`,
+/// or `None` for any other key.
+pub fn table_of_key_schema_object<'a>(table_prefix: &str, object_key: &'a str) -> Option<&'a str> {
+    let rest = object_key
+        .strip_prefix(table_prefix)?
+        .strip_prefix(KEY_SCHEMAS_DIR)?
+        .strip_prefix('/')?;
+    let table = rest.strip_suffix(".json")?;
+    (!table.is_empty() && !table.contains('/')).then_some(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_describe_table_output_and_orders_the_key() {
+        // The shape of `aws dynamodb describe-table --query Table`, trimmed.
+        let text = r#"{"TableName":"Music","TableStatus":"ACTIVE",
+            "KeySchema":[{"AttributeName":"SongTitle","KeyType":"RANGE"},
+                         {"AttributeName":"Artist","KeyType":"HASH"}],
+            "AttributeDefinitions":[{"AttributeName":"Artist","AttributeType":"S"},
+                                    {"AttributeName":"SongTitle","AttributeType":"S"}],
+            "ItemCount":0}"#;
+        let k: KeySchema = serde_json::from_str(text).unwrap();
+        assert_eq!(k.table_name, "Music");
+        assert_eq!(k.key_attributes(), ["Artist", "SongTitle"]);
+    }
+
+    #[test]
+    fn object_keys_round_trip() {
+        let key = key_schema_object_key("lake/", "my.table-1");
+        assert_eq!(key, "lake/_key_schemas/my.table-1.json");
+        assert_eq!(table_of_key_schema_object("lake/", &key), Some("my.table-1"));
+        assert_eq!(table_of_key_schema_object("", "_key_schemas/t.json"), Some("t"));
+        for other in [
+            "lake/table=t/year=2025/month=01/day=01/hour=00/x.gz",
+            "lake/_key_schemas/.json",
+            "lake/_key_schemas/a/b.json",
+            "other/_key_schemas/t.json",
+            "lake/_key_schemas/t.txt",
+        ] {
+            assert_eq!(table_of_key_schema_object("lake/", other), None, "{other}");
+        }
+    }
+}
