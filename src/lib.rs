@@ -33,6 +33,7 @@ pub mod arn;
 pub mod catalog;
 pub mod config;
 pub mod firehose;
+pub mod keeper;
 pub mod lake;
 pub mod limits;
 pub mod record;

@@ -37,6 +37,9 @@ pub const INFERRED_TYPE_PARAMETER: &str = "ddb_lake.inferred_type";
 pub const MAPPING_PREFIX: &str = "mapping.";
 /// The table parameter naming the source table (the one value of the `table` partition key).
 pub const SOURCE_TABLE_PARAMETER: &str = "projection.table.values";
+/// The table parameter listing the source table's key attributes (a JSON array of names,
+/// partition key first), from its key schema object: what its current-state view is keyed by.
+pub const KEY_ATTRIBUTES_PARAMETER: &str = "ddb_lake.key_attributes";
 /// Glue's limit on a column comment, in characters.
 const MAX_COMMENT_CHARS: usize = 255;
 
@@ -55,6 +58,11 @@ pub struct TableInput {
     #[serde(default)]
     pub partition_keys: Vec<GlueColumn>,
     pub storage_descriptor: StorageDescriptor,
+    /// A view's definition (`VIRTUAL_VIEW` only, [`crate::catalog::view`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_original_text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_expanded_text: Option<String>,
 }
 
 /// Glue's `StorageDescriptor`, the fields the lake's tables set.
@@ -214,6 +222,8 @@ pub fn table_input(schema: &TableSchema, name: &str, settings: &GlueSettings) ->
                 parameters: serde_parameters,
             },
         },
+        view_original_text: None,
+        view_expanded_text: None,
     }
 }
 

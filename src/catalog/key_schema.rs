@@ -101,8 +101,14 @@ mod tests {
     fn object_keys_round_trip() {
         let key = key_schema_object_key("lake/", "my.table-1");
         assert_eq!(key, "lake/_key_schemas/my.table-1.json");
-        assert_eq!(table_of_key_schema_object("lake/", &key), Some("my.table-1"));
-        assert_eq!(table_of_key_schema_object("", "_key_schemas/t.json"), Some("t"));
+        assert_eq!(
+            table_of_key_schema_object("lake/", &key),
+            Some("my.table-1")
+        );
+        assert_eq!(
+            table_of_key_schema_object("", "_key_schemas/t.json"),
+            Some("t")
+        );
         for other in [
             "lake/table=t/year=2025/month=01/day=01/hour=00/x.gz",
             "lake/_key_schemas/.json",

@@ -29,8 +29,9 @@ pub mod infer;
 pub mod key_schema;
 pub mod names;
 pub mod table;
+pub mod view;
 
 pub use athena_type::{join, widen, AthenaType};
-pub use key_schema::KeySchema;
 pub use glue::{schema_of, table_input, GlueSettings, TableInput};
+pub use key_schema::KeySchema;
 pub use table::{Catalog, Column, ObjectReport, RowError, TableSchema};

@@ -16,6 +16,27 @@ pub fn epoch_millis(t: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// An EMF line (without its newline) of `counts` (unit `Count`), dimensioned by
+/// `function_name`, stamped `at`: for functions other than the transformation (the schema keeper).
+pub fn emf_counts(function_name: &str, at: SystemTime, counts: &[(&str, u64)]) -> String {
+    let mut line = json!({
+        "_aws": {
+            "Timestamp": epoch_millis(at),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["FunctionName"]],
+                "Metrics": counts.iter().map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+                    .collect::<Vec<_>>(),
+            }]
+        },
+        "FunctionName": function_name,
+    });
+    for (name, value) in counts {
+        line[*name] = json!(value);
+    }
+    line.to_string()
+}
+
 /// What one invocation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvocationMetrics {
@@ -80,6 +101,22 @@ impl InvocationMetrics {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn a_counts_line_declares_each_count() {
+        let line = emf_counts("keeper", SystemTime::UNIX_EPOCH, &[("A", 1), ("B", 0)]);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        let names: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["A", "B"]);
+        assert_eq!((v["A"].as_u64(), v["B"].as_u64()), (Some(1), Some(0)));
+        assert_eq!(v["FunctionName"], "keeper");
+    }
 
     #[test]
     fn an_emf_line_declares_every_metric_it_carries() {

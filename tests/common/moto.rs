@@ -1,5 +1,6 @@
-//! A real Kinesis API for the tests: `moto_server` on a free loopback port, killed on drop, and
-//! the few Kinesis calls the tests make against it (create a stream, read everything on it).
+//! Real AWS APIs for the tests (Kinesis, S3, Glue…): `moto_server` on a free loopback port, killed
+//! on drop (with Glue's `UpdateTable` version check added, `moto_glue_versions.py`), and the few
+//! Kinesis calls the tests make against it (create a stream, read everything on it).
 //!
 //! Part of the `moto` test binary only (tests/moto/), so the other tests do not compile SDK
 //! calls they never make. `moto_server` must be on PATH: the harness never installs anything.
@@ -45,9 +46,29 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The interpreter moto is installed for (the one beside `moto_server`), running
+/// `tests/common/moto_glue_versions.py`: moto_server plus Glue's `VersionId` check.
+fn moto_command() -> Command {
+    let server = find_on_path("moto_server").unwrap_or_else(|| panic!("{HOW_TO_GET_MOTO}"));
+    let python = server
+        .parent()
+        .map(|dir| dir.join("python"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "python3".into());
+    let mut command = Command::new(python);
+    command.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/common/moto_glue_versions.py"
+    ));
+    command
 }
 
 /// How one attempt to start moto on a port ended.
@@ -66,7 +87,6 @@ impl Moto {
 
     /// Starts moto on the first of `ports` it can listen on.
     fn start_on_first_free(ports: impl IntoIterator<Item = u16>) -> Moto {
-        assert!(on_path("moto_server"), "{HOW_TO_GET_MOTO}");
         let mut taken = Vec::new();
         for port in ports {
             match Moto::start_on(port) {
@@ -81,7 +101,7 @@ impl Moto {
     /// "Running on http://127.0.0.1:PORT" on standard error. (Waiting for the port to answer
     /// instead could take another process's server on that port for ours.)
     fn start_on(port: u16) -> Start {
-        let mut child = Command::new("moto_server")
+        let mut child = moto_command()
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

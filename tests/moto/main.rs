@@ -12,4 +12,5 @@ mod moto;
 
 mod backfill_s3;
 mod faults;
+mod keeper;
 mod reingest;
