@@ -2,8 +2,8 @@
 # The product on built-in sample data, no AWS: builds `ddb-lake`, loads the sample DynamoDB export
 # into a local lake laid out like the stacks' S3 bucket (`ddb-lake backfill`), runs the sample
 # change records of two tables through the Lambda's code into it (`ddb-lake replay`), shows the
-# lake and rows from it, infers a Glue table per source table (`ddb-lake schema`), and queries
-# both with the shipped Athena SQL on DuckDB.
+# lake and rows from it, infers a Glue table and a current-state view per source table
+# (`ddb-lake schema`), and queries both with Athena SQL on DuckDB.
 #
 #   ./scripts/demo.sh            # the lake is written to ./lake (set DDB_LAKE_DEMO_DIR to move it)
 set -euo pipefail
@@ -43,6 +43,9 @@ EOF
 
 step "ddb-lake schema --lake $lake > $lake/glue-tables.json   (a Glue table per source table, inferred from the rows)"
 "$bin" schema --lake "$lake" >"$lake/glue-tables.json"
+# Each table's current-state view, keyed by its own key (from the key schema `replay` keeps beside
+# the rows, as the table-attachment function does on AWS).
+"$bin" schema --lake "$lake" --views >"$lake/views.sql"
 python3 - "$lake/glue-tables.json" <<'EOF'
 import json, sys
 for table in json.load(open(sys.argv[1])):
@@ -59,8 +62,9 @@ EOF
 step "Querying it with the shipped Athena SQL on DuckDB (scripts/lake_sql.py; DuckDB and sqlglot are installed on first use)"
 # shellcheck source=scripts/python-env.sh
 source scripts/python-env.sh requirements-demo.txt
-"$PYTHON" scripts/lake_sql.py --lake "$lake" --schema "$lake/glue-tables.json" sql/current_state.sql \
-  'SELECT pk, sk, status, total, last_changed FROM "ddb_lake"."orders_changes_current" ORDER BY pk, sk' \
+"$PYTHON" scripts/lake_sql.py --lake "$lake" --schema "$lake/glue-tables.json" --views "$lake/views.sql" \
+  'SELECT pk, sk, status, total, _event_time FROM "ddb_lake"."orders_changes_current" ORDER BY pk, sk' \
+  'SELECT device_id, device_name, battery_level, _event_time FROM "ddb_lake"."devices_changes_current" ORDER BY device_id' \
   sql/examples/orders_by_status.sql sql/examples/item_history.sql \
   'SELECT device_id, device_name, battery_level, temperature, temperature_2, "2fa", counter, _event_name
    FROM "ddb_lake"."devices_changes" ORDER BY _event_time'

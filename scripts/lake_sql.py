@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs Athena SQL on a local lake (written by `ddb-lake replay` / `backfill`) with DuckDB.
 
-usage: lake_sql.py --lake DIR [--schema FILE] [--table-prefix PREFIX] (FILE.sql | 'SQL text')...
+usage: lake_sql.py --lake DIR [--schema FILE --views FILE] [--table-prefix PREFIX] (FILE.sql | 'SQL text')...
 
 Each statement is translated from Athena SQL with sqlglot. Every Glue table `ddb-lake schema`
 defines for the lake (its output for DIR, or a saved copy given with --schema) is a DuckDB view
@@ -11,7 +11,9 @@ each column reading the JSON key its `mapping.<column>` names (case-sensitively,
 `case.insensitive` = false says), its value converted by the SerDe's rules (Trino's reader, which
 Athena engine 3 runs): decimals exactly, a number in a `string` column as its canonical text, a
 value a type cannot hold an error as in Athena. A column a row lacks is NULL and an attribute the
-table lacks is not seen. The arguments run in order (an existing .sql file, or else the text
+table lacks is not seen. Each table whose key schema the lake holds also has its current-state
+view "ddb_lake"."<table>_current", the SQL `ddb-lake schema --views` prints (the view the schema
+keeper makes in Glue). The arguments run in order (an existing .sql file, or else the text
 itself); the rows of each one's last statement are printed as a table.
 
 Needs duckdb and sqlglot (requirements-demo.txt: `source scripts/python-env.sh`), and the
@@ -60,6 +62,16 @@ def infer_tables(lake: Path, table_prefix: str = "lake/", binary: str | None = N
     if done.returncode != 0:
         raise SystemExit(done.stderr.strip() or f"ddb-lake schema failed ({done.returncode})")
     return json.loads(done.stdout)
+
+
+def infer_views(lake: Path, table_prefix: str = "lake/", binary: str | None = None) -> str:
+    """The current-state views (Athena SQL) `ddb-lake schema --lake --views` prints for the lake."""
+    done = subprocess.run([binary or ddb_lake_binary(), "schema", "--lake", str(lake),
+                           "--table-prefix", table_prefix, "--views"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr.strip() or f"ddb-lake schema failed ({done.returncode})")
+    return done.stdout
 
 
 def load_tables(path: Path) -> list[dict]:
@@ -318,12 +330,18 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lake", type=Path, required=True, help="the folder given to ddb-lake --lake")
     p.add_argument("--schema", type=Path, help="saved `ddb-lake schema` output (else it is run)")
+    p.add_argument("--views", type=Path,
+                   help="saved `ddb-lake schema --views` output (else it is run, unless --schema is given)")
     p.add_argument("--table-prefix", default="lake/", help="the stacks' TablePrefix (lake/)")
     p.add_argument("--ddb-lake", help="the ddb-lake binary that infers the definitions")
     p.add_argument("sql", nargs="+", help="SQL files or SQL text, run in order")
     a = p.parse_args()
     tables = load_tables(a.schema) if a.schema else infer_tables(a.lake, a.table_prefix, a.ddb_lake)
     db = connect(a.lake, tables, a.table_prefix)
+    if a.views:
+        athena(db, a.views.read_text())
+    elif not a.schema:
+        athena(db, infer_views(a.lake, a.table_prefix, a.ddb_lake))
     for arg in a.sql:
         path = Path(arg)
         is_file = arg.endswith(".sql") and path.is_file()

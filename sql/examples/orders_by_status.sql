@@ -1,5 +1,6 @@
 -- How many orders are in each status right now, and what they are worth.
--- Needs the view from sql/current_state.sql.
+-- Needs the orders table's current-state view: the schema keeper makes it on AWS;
+-- `ddb-lake schema --lake DIR --views` prints it for a local lake.
 SELECT status,
        count(*) AS orders,
        sum(total) AS total_value

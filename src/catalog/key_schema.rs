@@ -61,6 +61,47 @@ impl KeySchema {
     }
 }
 
+impl KeySchema {
+    /// The key schema a change record shows for `table`: its `dynamodb.Keys` attribute names
+    /// and types, in the order the record lists them, named `HASH` then `RANGE` (AWS's examples
+    /// list the partition key first; for the view only which attributes form the key matters).
+    /// `None` when the record has no readable `Keys`. Used where no `DescribeTable` is at hand
+    /// (`ddb-lake replay` on a laptop).
+    pub fn from_change_record(table: &str, change_record: &[u8]) -> Option<KeySchema> {
+        #[derive(Deserialize)]
+        struct Change {
+            dynamodb: Dynamodb,
+        }
+        #[derive(Deserialize)]
+        struct Dynamodb {
+            #[serde(rename = "Keys")]
+            keys: serde_json::Map<String, serde_json::Value>,
+        }
+        let change: Change = serde_json::from_slice(change_record).ok()?;
+        let keys = change.dynamodb.keys;
+        if keys.is_empty() || keys.len() > 2 {
+            return None;
+        }
+        let mut schema = KeySchema {
+            table_name: table.to_owned(),
+            key_schema: Vec::new(),
+            attribute_definitions: Vec::new(),
+        };
+        for (i, (name, value)) in keys.iter().enumerate() {
+            let attribute_type = value.as_object()?.keys().next()?.clone();
+            schema.key_schema.push(KeySchemaElement {
+                attribute_name: name.clone(),
+                key_type: if i == 0 { "HASH" } else { "RANGE" }.to_owned(),
+            });
+            schema.attribute_definitions.push(AttributeDefinition {
+                attribute_name: name.clone(),
+                attribute_type,
+            });
+        }
+        Some(schema)
+    }
+}
+
 /// The object key (or local path, relative to the lake) of `table`'s key schema:
 /// `<table_prefix>_key_schemas/<table>.json`. `table_prefix` is empty or ends in `/`. DynamoDB
 /// table names (`[a-zA-Z0-9_.-]{3,255}`) are safe in S3 keys and file names as they are.
@@ -95,6 +136,27 @@ mod tests {
         let k: KeySchema = serde_json::from_str(text).unwrap();
         assert_eq!(k.table_name, "Music");
         assert_eq!(k.key_attributes(), ["Artist", "SongTitle"]);
+    }
+
+    #[test]
+    fn a_change_record_shows_its_tables_key() {
+        let record =
+            br#"{"tableName":"Music","dynamodb":{"Keys":{"Artist":{"S":"a"},"SongTitle":{"S":"b"}},
+            "NewImage":{"Artist":{"S":"a"},"SongTitle":{"S":"b"},"Year":{"N":"2024"}}}}"#;
+        let k = KeySchema::from_change_record("Music", record).unwrap();
+        assert_eq!(k.key_attributes(), ["Artist", "SongTitle"]);
+        assert_eq!(k.attribute_definitions[1].attribute_type, "S");
+        let one = KeySchema::from_change_record("T", br#"{"dynamodb":{"Keys":{"id":{"N":"1"}}}}"#)
+            .unwrap();
+        assert_eq!(one.key_schema[0].key_type, "HASH");
+        for bad in [
+            &b"{}"[..],
+            b"not json",
+            br#"{"dynamodb":{"Keys":{}}}"#,
+            br#"{"dynamodb":{"Keys":{"a":1}}}"#,
+        ] {
+            assert_eq!(KeySchema::from_change_record("T", bad), None);
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@
 use crate::catalog::athena_type::AthenaType;
 use crate::catalog::glue::{GlueColumn, SerDeInfo, StorageDescriptor, TableInput};
 use crate::catalog::names::next_free;
-use crate::catalog::table::TableSchema;
+use crate::catalog::table::{Column, TableSchema};
 use base64_simd::STANDARD;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -43,9 +43,21 @@ pub fn view_name(table: &str) -> String {
     format!("{table}_current")
 }
 
+/// The view's columns: the item's attributes, in the table's order, and the time of its latest
+/// change (the metadata column `event_time`; the other metadata columns describe one delivery of
+/// one change, not the item).
+fn view_columns(schema: &TableSchema) -> impl Iterator<Item = &Column> {
+    schema
+        .columns
+        .iter()
+        .filter(|c| match schema.metadata_name(&c.key) {
+            Some(name) => name == "event_time",
+            None => true,
+        })
+}
+
 /// The `SELECT` of the current-state view over `"database"."table"`, whose rows `schema`
-/// describes, keyed by the attributes `keys` (partition key first). Selects every column of the
-/// table, in the table's order, without the partition columns.
+/// describes, keyed by the attributes `keys` (partition key first): [`view_columns`].
 pub fn current_state_select(
     database: &str,
     table: &str,
@@ -81,9 +93,7 @@ pub fn current_state_select(
         meta("kinesis_sequence_number"),
         meta("stream_sequence_number")
     );
-    let columns = schema
-        .columns
-        .iter()
+    let columns = view_columns(schema)
         .map(|c| quote(&c.name))
         .collect::<Vec<_>>()
         .join(", ");
@@ -137,9 +147,7 @@ pub fn view_input(
     keys: &[&str],
 ) -> Result<TableInput, ViewError> {
     let select = current_state_select(database, table, schema, keys)?;
-    let presto_columns: Vec<_> = schema
-        .columns
-        .iter()
+    let presto_columns: Vec<_> = view_columns(schema)
         .map(|c| json!({"name": c.name, "type": presto_type(&c.column_type.declared())}))
         .collect();
     let presto_view = json!({
@@ -163,9 +171,7 @@ pub fn view_input(
         ]),
         partition_keys: Vec::new(),
         storage_descriptor: StorageDescriptor {
-            columns: schema
-                .columns
-                .iter()
+            columns: view_columns(schema)
                 .map(|c| GlueColumn {
                     name: c.name.clone(),
                     column_type: Some(c.column_type.declared().to_string()),
@@ -226,7 +232,11 @@ mod tests {
         assert!(sql.contains("PARTITION BY \"device_id\"\n"), "{sql}");
         assert!(sql.contains("FROM \"lake\".\"devices_changes\""), "{sql}");
         assert!(sql.contains("NOT \"_is_deleted\""), "{sql}");
-        assert!(sql.contains("SELECT \"_event_name\", "), "{sql}");
+        assert!(
+            sql.contains("SELECT \"_event_time\", \"device_id\", \"reading\", "),
+            "{sql}"
+        );
+        assert!(!sql.contains("SELECT \"_event_name\""), "{sql}");
     }
 
     #[test]
@@ -275,7 +285,7 @@ mod tests {
         assert_eq!(find("reading"), "decimal(2,1)");
         assert_eq!(find("tags"), "array(varchar)");
         assert_eq!(find("loc"), "row(x bigint)");
-        assert_eq!(find("_is_deleted"), "boolean");
+        assert!(columns.iter().all(|c| c["name"] != "_is_deleted"));
         // Hive spelling in the storage descriptor, same columns in the same order.
         let hive: Vec<_> = input
             .storage_descriptor

@@ -8,10 +8,12 @@
 //! `metadata.partitionKeys` name, each `ProcessingFailed` record's original `data` to the error
 //! layout. Nothing here transforms a record itself.
 
+use crate::catalog::key_schema::KeySchema;
 use crate::config::Config;
 use crate::firehose::batch::RecordResult;
 use crate::firehose::error::EventError;
 use crate::firehose::event::FirehoseEvent;
+use crate::firehose::payload::Payload;
 use crate::firehose::transform_event;
 use crate::lake::event_builder::firehose_event_for;
 use crate::lake::input::{self, InputError, Piece, Stop};
@@ -91,6 +93,10 @@ pub struct Replay<'a> {
     /// Position of the next change record in the whole replay, for record ids.
     next_index: usize,
     row: Vec<u8>,
+    /// Each source table's key, from the first of its records that shows it; written into the
+    /// lake at the end, as the table-attachment function does on AWS.
+    key_schemas: BTreeMap<String, KeySchema>,
+    payload: Payload,
 }
 
 impl<'a> Replay<'a> {
@@ -104,6 +110,8 @@ impl<'a> Replay<'a> {
             pending_bytes: 0,
             next_index: 0,
             row: Vec::new(),
+            key_schemas: BTreeMap::new(),
+            payload: Payload::default(),
         }
     }
 
@@ -143,6 +151,9 @@ impl<'a> Replay<'a> {
     /// Sends the last, partly filled batch through and returns what the replay did.
     pub fn finish(mut self) -> Result<ReplayStats, ReplayError> {
         self.flush()?;
+        for schema in self.key_schemas.values() {
+            self.lake.write_key_schema(schema)?;
+        }
         Ok(self.stats)
     }
 
@@ -234,6 +245,16 @@ impl<'a> Replay<'a> {
                         .decode_append(entry.data.as_bytes(), &mut self.row)
                         .map_err(|e| ReplayError::Response(format!("record {index}: {e}")))?;
                     self.lake.write_row(&partition, arrival_ms, &self.row)?;
+                    if !self.key_schemas.contains_key(keys.table.as_ref()) {
+                        let shown = self
+                            .payload
+                            .decode(record.data.as_ref())
+                            .ok()
+                            .and_then(|change| KeySchema::from_change_record(&keys.table, change));
+                        if let Some(schema) = shown {
+                            self.key_schemas.insert(keys.table.to_string(), schema);
+                        }
+                    }
                     self.stats.ok += 1;
                 }
                 Some(RecordResult::ProcessingFailed) => {

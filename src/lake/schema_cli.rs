@@ -2,6 +2,11 @@
 //! [`crate::catalog`]. Change records and DynamoDB exports are first made into rows by the very
 //! code `replay` and `backfill` run, into a temporary lake that is removed afterwards.
 
+use crate::catalog::glue::KEY_ATTRIBUTES_PARAMETER;
+use crate::catalog::key_schema::{
+    key_schema_object_key, table_of_key_schema_object, KeySchema, KEY_SCHEMAS_DIR,
+};
+use crate::catalog::view::current_state_sql;
 use crate::catalog::{Catalog, GlueSettings, TableInput};
 use crate::config::{Config, ConfigError};
 use crate::lake::backfill::{backfill, BackfillError};
@@ -46,6 +51,13 @@ pub struct SchemaArgs {
     /// Last year of partition projection (widened to the lake's latest year).
     #[arg(long, default_value_t = 2035, value_name = "YEAR")]
     pub projection_end_year: u16,
+    /// Print each table's current-state view instead, as Athena SQL (`CREATE OR REPLACE VIEW`),
+    /// for the tables whose key schema the lake holds (`<PREFIX>_key_schemas/<table>.json`).
+    #[arg(long)]
+    pub views: bool,
+    /// The Glue database the views name.
+    #[arg(long, default_value = "ddb_lake", value_name = "NAME")]
+    pub database: String,
 }
 
 /// Why `ddb-lake schema` could not give definitions.
@@ -81,7 +93,8 @@ pub enum SchemaError {
 /// What `ddb-lake schema` prints: the definitions on standard output, notes on standard error.
 #[derive(Debug)]
 pub struct SchemaOutput {
-    /// Pretty-printed JSON: a list of `TableInput`s, or one with `--table`.
+    /// Pretty-printed JSON: a list of `TableInput`s, or one with `--table`; with `--views`, SQL
+    /// statements each ending in `;` and a blank line.
     pub json: Vec<u8>,
     /// Rows that could not be read, records that failed the transformation: one line each.
     pub warnings: Vec<String>,
@@ -172,7 +185,47 @@ pub fn schema(args: &SchemaArgs) -> Result<SchemaOutput, SchemaError> {
         location,
         projection_years: years,
     };
-    let inputs = reader.catalog.table_inputs(&glue);
+    let mut inputs = reader.catalog.table_inputs(&glue);
+    for (schema, input) in reader.catalog.tables().zip(inputs.iter_mut()) {
+        if let Some(keys) = reader.key_schemas.get(&schema.source_table) {
+            // The same parameter the schema keeper sets from the key schema object.
+            input.parameters.insert(
+                KEY_ATTRIBUTES_PARAMETER.to_owned(),
+                serde_json::to_string(&keys.key_attributes()).unwrap_or_default(),
+            );
+        }
+    }
+    if args.views {
+        let mut sql = String::new();
+        for (schema, input) in reader.catalog.tables().zip(&inputs) {
+            if args
+                .table
+                .as_ref()
+                .is_some_and(|t| *t != schema.source_table)
+            {
+                continue;
+            }
+            let Some(keys) = reader.key_schemas.get(&schema.source_table) else {
+                warnings.push(format!(
+                    "table {}: no key schema in the lake ({}), so no view",
+                    schema.source_table,
+                    key_schema_object_key(&args.table_prefix, &schema.source_table)
+                ));
+                continue;
+            };
+            match current_state_sql(&args.database, &input.name, schema, &keys.key_attributes()) {
+                Ok(view) => {
+                    sql.push_str(&view);
+                    sql.push_str(";\n\n");
+                }
+                Err(e) => warnings.push(format!("table {}: {e}, so no view", schema.source_table)),
+            }
+        }
+        return Ok(SchemaOutput {
+            json: sql.into_bytes(),
+            warnings,
+        });
+    }
     let json = match &args.table {
         None => serde_json::to_vec_pretty(&inputs),
         Some(name) => {
@@ -214,6 +267,8 @@ fn reasons(failures: &BTreeMap<&'static str, u64>) -> String {
 /// Reads lake folders into a catalog.
 struct LakeReader {
     catalog: Catalog,
+    /// The key schema objects found beside the rows, by source table.
+    key_schemas: BTreeMap<String, KeySchema>,
     /// Years of the partitions read, sorted.
     years: Vec<u16>,
     bad_rows: Vec<String>,
@@ -224,6 +279,7 @@ impl LakeReader {
     fn new(config: &Config) -> LakeReader {
         LakeReader {
             catalog: Catalog::new(config),
+            key_schemas: BTreeMap::new(),
             years: Vec::new(),
             bad_rows: Vec::new(),
             bad_row_count: 0,
@@ -234,6 +290,28 @@ impl LakeReader {
     /// taken in roughly the order they landed, and names are given the same way every time).
     fn read(&mut self, root: &Path, table_prefix: &str) -> Result<(), SchemaError> {
         let dir = root.join(table_prefix);
+        let key_dir = dir.join(KEY_SCHEMAS_DIR);
+        if let Ok(entries) = std::fs::read_dir(&key_dir) {
+            let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for path in paths {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let object_key = format!("{KEY_SCHEMAS_DIR}/{name}");
+                let Some(table) = table_of_key_schema_object("", &object_key) else {
+                    continue;
+                };
+                let bytes = std::fs::read(&path).map_err(|source| SchemaError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                match serde_json::from_slice::<KeySchema>(&bytes) {
+                    Ok(schema) => {
+                        self.key_schemas.insert(table.to_owned(), schema);
+                    }
+                    Err(e) => self.bad_row(format!("{}: not a key schema: {e}", path.display())),
+                }
+            }
+        }
         for (table, path) in lake_objects(&dir)? {
             if let Some(year) = partition_year(&path) {
                 if let Err(i) = self.years.binary_search(&year) {

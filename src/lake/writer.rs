@@ -22,6 +22,7 @@
 //!   built in memory (gzip'd) and put whole when closed, under the same key and name, with the
 //!   same bytes as in a local folder.
 
+use crate::catalog::key_schema::{key_schema_object_key, KeySchema};
 use crate::lake::store::Store;
 use crate::record::json_out::write_json_str;
 use flate2::write::GzEncoder;
@@ -235,6 +236,28 @@ impl LakeWriter {
         written?;
         self.summary.failed_records += 1;
         Ok(())
+    }
+
+    /// Writes `schema` as the lake's key schema object of its table
+    /// (`<table_prefix>_key_schemas/<table>.json`, [`crate::catalog::key_schema`]), replacing
+    /// any earlier one.
+    pub fn write_key_schema(&mut self, schema: &KeySchema) -> Result<(), LakeError> {
+        let key = key_schema_object_key(&self.settings.table_prefix, &schema.table_name);
+        check_part("table name", &schema.table_name)?;
+        let mut bytes = serde_json::to_vec_pretty(schema).unwrap_or_default();
+        bytes.push(b'\n');
+        match &self.store {
+            Some(store) => store
+                .put(&key, bytes)
+                .map_err(|e| io(&store.display(&key), e)),
+            None => {
+                let path = self.root.join(&key);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+                }
+                std::fs::write(&path, bytes).map_err(|e| io(&path, e))
+            }
+        }
     }
 
     /// Closes every open object and tells what was written.

@@ -27,7 +27,7 @@ from current_state_model import expected_current_state
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from lake_sql import (BadData, Number, SerDe, athena, canonical_number, connect,  # noqa: E402
-                      infer_tables, load_row, parse_type, read_value)
+                      infer_tables, infer_views, load_row, parse_type, read_value)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICES = ROOT / "sample-records" / "devices-change-records.jsonl"
@@ -59,8 +59,10 @@ def template() -> dict:
 
 
 def db_for(lake: Path, binary: Path):
-    """DuckDB with the Glue tables `ddb-lake schema` infers for the lake."""
-    return connect(lake, infer_tables(lake, binary=str(binary)))
+    """DuckDB with the Glue tables and views `ddb-lake schema` infers for the lake."""
+    db = connect(lake, infer_tables(lake, binary=str(binary)))
+    create_views(db, lake, binary)
+    return db
 
 
 def sub(value, names: dict[str, str]) -> str:
@@ -81,8 +83,12 @@ def run(binary: Path, *args) -> str:
     return done.stdout
 
 
+def create_views(db, lake: Path, binary: Path) -> None:
+    """The current-state views `ddb-lake schema --views` prints for the lake."""
+    athena(db, infer_views(lake, binary=str(binary)))
+
+
 def current_state(db) -> dict[tuple, dict]:
-    athena(db, (SQL / "current_state.sql").read_text())
     rows = athena(db, 'SELECT * FROM "ddb_lake"."orders_changes_current"')
     return {(r["pk"], r["sk"]): r for r in rows}
 
@@ -117,19 +123,19 @@ def test_current_state_view(lake, binary):
     want = expected_current_state(lake_rows(lake))
     assert set(got) == set(want)
     for key, row in want.items():
-        assert got[key]["last_changed"] == row["_event_time"]
+        assert got[key]["_event_time"] == row["_event_time"]
         assert got[key]["status"] == row.get("status")
 
     # A MODIFY overrides the INSERT.
     paid = got[("CUSTOMER#00042", "ORDER#2025-11-20#1001")]
-    assert (paid["status"], paid["last_changed"]) == ("PAID", "2025-11-20T10:00:00.250417Z")
+    assert (paid["status"], paid["_event_time"]) == ("PAID", "2025-11-20T10:00:00.250417Z")
     # A REMOVE removes; the TTL's too.
     assert ("CUSTOMER#00007", "ORDER#2025-11-20#1002") not in got
     # Backfilled rows the stream later removed are gone, the others are as exported.
     assert ("CUSTOMER#00042", "ORDER#2025-11-01#0999") not in got
     assert ("SESSION#abc", "SESSION#abc") not in got
     shipped = got[("CUSTOMER#00100", "ORDER#2025-10-30#0900")]
-    assert shipped["last_changed"] == EXPORT_TIME
+    assert shipped["_event_time"] == EXPORT_TIME
     assert (shipped["status"], shipped["total"], shipped["address_city"], shipped["tags"]) == \
         ("SHIPPED", Decimal("120"), "Bern", ["express"])
 
@@ -145,7 +151,7 @@ def test_a_later_change_overrides_a_backfilled_row_and_an_earlier_one_does_not(l
         + change("early-1", "MODIFY", 1763622000000, image("PACKED"), keys) + "\n")
     run(binary, "replay", changes, "--lake", lake)
     got = current_state(db_for(lake, binary))[("CUSTOMER#00100", "ORDER#2025-10-30#0900")]
-    assert (got["status"], got["last_changed"]) == ("DELIVERED", "2025-11-20T10:30:00.000000Z")
+    assert (got["status"], got["_event_time"]) == ("DELIVERED", "2025-11-20T10:30:00.000000Z")
 
 
 def test_a_duplicate_delivery_changes_nothing(lake, binary):
@@ -165,7 +171,6 @@ def test_a_duplicate_delivery_changes_nothing(lake, binary):
 
 def test_example_queries(lake, binary):
     db = db_for(lake, binary)
-    athena(db, (SQL / "current_state.sql").read_text())
     answers = {
         "orders_by_status.sql": [
             {"status": "DELIVERED", "orders": 1, "total_value": Decimal("15.5")},
@@ -195,19 +200,6 @@ def test_example_queries(lake, binary):
     assert examples == sorted(answers), "every example query has its expected answer here"
     for name, want in answers.items():
         assert athena(db, (SQL / "examples" / name).read_text()) == want, name
-
-
-def test_the_view_answers_like_the_stacks_saved_query(lake, binary, template):
-    """sql/current_state.sql and the template's named query must agree."""
-    names = defaults(template)
-    names.update({"GlueDatabase": names["GlueDatabaseName"], "ChangesTable": names["GlueTableName"]})
-    queries = [q for q in template["Resources"].values() if q["Type"] == "AWS::Athena::NamedQuery"]
-    saved = next(sub(q["Properties"]["QueryString"], names) for q in queries
-                 if "current state" in q["Properties"]["Name"]["Fn::Sub"])
-    db = db_for(lake, binary)
-    ours = current_state(db)
-    theirs = {(r["pk"], r["sk"]): r for r in athena(db, saved)}
-    assert theirs == ours
 
 
 def test_the_local_layout_is_the_stacks_layout(lake, binary, template):

@@ -29,7 +29,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from lake_sql import athena, connect, infer_tables  # noqa: E402
+from lake_sql import athena, connect, infer_tables, infer_views  # noqa: E402
 
 SQL = ROOT / "sql"
 
@@ -233,7 +233,7 @@ def replay(binary: Path, lake: Path, records: list[str]) -> None:
 
 def current_state(lake: Path, binary: Path) -> dict[tuple, dict]:
     db = connect(lake, infer_tables(lake, binary=str(binary)))
-    athena(db, (SQL / "current_state.sql").read_text())
+    athena(db, infer_views(lake, binary=str(binary)))
     return {(r["pk"], r["sk"]): r for r in athena(db, 'SELECT * FROM "ddb_lake"."orders_changes_current"')}
 
 
@@ -250,18 +250,18 @@ def assert_state_is(got: dict[tuple, dict], truth: dict[tuple, dict], writes) ->
     for k, image in truth.items():
         row = got[k]
         assert {c: row[c] for c in as_view_row(image)} == as_view_row(image), k
-        # last_changed is the last write's time (a stream row's to the millisecond), or the full
+        # _event_time is the last write's time (a stream row's to the millisecond), or the full
         # export's time for an item not written since.
-        changed = datetime.strptime(row["last_changed"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        changed = datetime.strptime(row["_event_time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
         micros = int(changed.timestamp()) * 1_000_000 + changed.microsecond
         want = max(last_write[k], T)
-        assert 0 <= want - micros < 1000, (k, row["last_changed"], iso(want, 6))
+        assert 0 <= want - micros < 1000, (k, row["_event_time"], iso(want, 6))
 
 
 def stale_items(lake: Path, binary: Path, export_id: str, start: int, end: int) -> list[tuple]:
     """sql/incremental_export_check.sql for one incremental export."""
     db = connect(lake, infer_tables(lake, binary=str(binary)))
-    athena(db, (SQL / "current_state.sql").read_text())
+    athena(db, infer_views(lake, binary=str(binary)))
     sql = ((SQL / "incremental_export_check.sql").read_text().replace("<ExportId>", export_id)
            .replace("<ExportFromTime>", iso(start)).replace("<ExportToTime>", iso(end)))
     return [(r["pk"], r["sk"]) for r in athena(db, sql)]
@@ -290,7 +290,7 @@ def test_stream_full_export_and_incremental_export_give_the_true_state(tmp_path,
     assert_state_is(got, truth, writes)
     # The write at exactly the export time is the stream's row, not the export's older image.
     at_t = got[("CUSTOMER#00050", "ORDER#00050")]
-    assert (at_t["status"], at_t["last_changed"]) == ("PAID", "2025-11-20T02:00:00.000000Z")
+    assert (at_t["status"], at_t["_event_time"]) == ("PAID", "2025-11-20T02:00:00.000000Z")
     # The item the export had and the gap deleted is gone; the one inserted and deleted in the
     # gap never appears.
     assert ("CUSTOMER#00060", "ORDER#00060") not in got
@@ -365,7 +365,7 @@ def test_equal_times_resolve_to_the_change(tmp_path, binary):
         got = current_state(lake, binary)
         assert got[key_of(new)]["status"] == "PAID", export_id
         assert got[key_of(other_new)]["status"] == "SHIPPED", export_id
-        assert {r["last_changed"] for r in got.values()} == {"2025-11-20T02:00:00.000000Z"}
+        assert {r["_event_time"] for r in got.values()} == {"2025-11-20T02:00:00.000000Z"}
 
 
 def test_an_item_inserted_just_before_the_gap_and_deleted_in_it_is_found(tmp_path, binary):
