@@ -4,11 +4,13 @@
 # CodeUri points at). The architecture goes to target/lambda/bootstrap.arch so that
 # scripts/deploy.sh can pass the matching LambdaArchitecture parameter. `--bin backfill-lambda`
 # builds the backfill Lambda the same way, as target/lambda/backfill-lambda.zip (the executable
-# inside is always named `bootstrap`, as provided.al2023 expects).
+# inside is always named `bootstrap`, as provided.al2023 expects); `--bin table-attach` likewise
+# builds the table-attachment custom resource as target/lambda/table-attach.zip.
 #
 #   scripts/build-lambda.sh                # arm64 (Graviton), the default
 #   scripts/build-lambda.sh --arch x86_64
 #   scripts/build-lambda.sh --bin backfill-lambda
+#   scripts/build-lambda.sh --bin table-attach
 #
 # Cross-compiles with the GNU toolchain: `rustup target add` for the target and, for arm64 on an
 # x86_64 machine, Debian/Ubuntu's gcc-aarch64-linux-gnu as linker (installed with apt-get when
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
         --arch) arch="$2"; shift 2 ;;
         --arch=*) arch="${1#*=}"; shift ;;
         --bin) bin="$2"; shift 2 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 64 ;;
     esac
 done
@@ -61,7 +63,7 @@ if { [ "$arch" = arm64 ] && [ "$host" != aarch64 ]; } || { [ "$arch" = x86_64 ] 
     export "CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER=$linker"
 fi
 
-case "$bin" in bootstrap|backfill-lambda) ;; *) echo "--bin must be bootstrap or backfill-lambda, not $bin" >&2; exit 64 ;; esac
+case "$bin" in bootstrap|backfill-lambda|table-attach) ;; *) echo "--bin must be bootstrap, backfill-lambda or table-attach, not $bin" >&2; exit 64 ;; esac
 echo "building $bin for $arch ($triple)"
 # shellcheck source=scripts/cargo-bin.sh
 source scripts/cargo-bin.sh

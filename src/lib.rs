@@ -26,10 +26,12 @@
 //! Dependencies point down that list: `record` knows nothing of Firehose, `firehose` nothing of
 //! AWS clients; `reingest`, `telemetry` and `lake` sit on top. [`catalog`] is the Glue/Athena
 //! side: table definitions inferred from rows (it reads `record`'s metadata column names; only
-//! the `ddb-lake schema` command uses it). [`config`] and [`limits`] hold the
+//! the `ddb-lake schema` command uses it). [`attach`] is the table-attachment custom resource
+//! (its own Lambda, `table-attach`). [`config`] and [`limits`] hold the
 //! settings and every size bound; [`arn`] reads every ARN the pipeline meets.
 
 pub mod arn;
+pub mod attach;
 pub mod catalog;
 pub mod config;
 pub mod firehose;

@@ -138,9 +138,15 @@ pub async fn client_from_environment() -> Client {
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
+    client_for(&shared)
+}
+
+/// [`client_from_environment`] from settings already loaded (by a Lambda that makes other
+/// clients from them too).
+pub fn client_for(shared: &aws_config::SdkConfig) -> Client {
     let overridden = shared.endpoint_url().is_some()
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
-    let config = aws_sdk_s3::config::Builder::from(&shared)
+    let config = aws_sdk_s3::config::Builder::from(shared)
         .force_path_style(overridden)
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(S3_ATTEMPTS))
         .build();
