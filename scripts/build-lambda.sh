@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Builds the transformation Lambda for the provided.al2023 runtime: the crate's `bootstrap`
-# binary, release profile, zipped as target/lambda/bootstrap.zip (the path the templates'
-# CodeUri points at). The architecture goes to target/lambda/bootstrap.arch so that
-# scripts/deploy.sh can pass the matching LambdaArchitecture parameter. `--bin backfill-lambda`
-# builds the backfill Lambda the same way, as target/lambda/backfill-lambda.zip (the executable
-# inside is always named `bootstrap`, as provided.al2023 expects); `--bin table-attach` likewise
-# builds the table-attachment custom resource as target/lambda/table-attach.zip.
+# Builds one of the crate's Lambdas for the provided.al2023 runtime, release profile, zipped as
+# target/lambda/<bin>.zip (the path the templates' CodeUri points at); the executable inside is
+# always named `bootstrap`, as provided.al2023 expects. The architecture goes to
+# target/lambda/<bin>.arch so that scripts/deploy.sh can pass the matching LambdaArchitecture.
+#   bootstrap        the transformation Lambda (the default)
+#   table-attach     the table attachment (custom resource of the single-account and producer stacks)
+#   schema-keeper    the schema keeper (single-account and consumer stacks)
+#   backfill-lambda  the backfill Lambda (cloudformation/backfill.yaml)
 #
-#   scripts/build-lambda.sh                # arm64 (Graviton), the default
+#   scripts/build-lambda.sh                # bootstrap, arm64 (Graviton), the default
 #   scripts/build-lambda.sh --arch x86_64
-#   scripts/build-lambda.sh --bin backfill-lambda
-#   scripts/build-lambda.sh --bin table-attach
+#   scripts/build-lambda.sh --bin schema-keeper
 #
 # Cross-compiles with the GNU toolchain: `rustup target add` for the target and, for arm64 on an
 # x86_64 machine, Debian/Ubuntu's gcc-aarch64-linux-gnu as linker (installed with apt-get when
@@ -29,6 +29,11 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; exit 64 ;;
     esac
 done
+# Checked before any toolchain work: the crate's Lambda binaries (Cargo.toml [[bin]]).
+case "$bin" in
+    bootstrap|table-attach|schema-keeper|backfill-lambda) ;;
+    *) echo "--bin must be bootstrap, table-attach, schema-keeper or backfill-lambda, not $bin" >&2; exit 64 ;;
+esac
 
 case "$arch" in
     arm64|aarch64) arch=arm64; triple=aarch64-unknown-linux-gnu; linker=aarch64-linux-gnu-gcc; gcc_pkg=gcc-aarch64-linux-gnu ;;
@@ -63,7 +68,6 @@ if { [ "$arch" = arm64 ] && [ "$host" != aarch64 ]; } || { [ "$arch" = x86_64 ] 
     export "CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER=$linker"
 fi
 
-case "$bin" in bootstrap|backfill-lambda|table-attach) ;; *) echo "--bin must be bootstrap, backfill-lambda or table-attach, not $bin" >&2; exit 64 ;; esac
 echo "building $bin for $arch ($triple)"
 # shellcheck source=scripts/cargo-bin.sh
 source scripts/cargo-bin.sh

@@ -7,7 +7,9 @@
 #   3. checkov              - no failed check; every skipped check is justified in the template's
 #                             Metadata (checkov: skip: - id/comment). checkov evaluates conditions
 #                             with the parameters' defaults, so each template is also checked as a
-#                             copy for every other value of its VARIANT_PARAMETERS (ChangeSource);
+#                             copy for every other value of its VARIANT_PARAMETERS (ChangeSource)
+#                             and with each of VARIANT_VALUES (existing tables instead of the demo
+#                             table);
 #   4. asl-validator        - every state machine definition (DefinitionSubstitutions applied by
 #                             scripts/state_machine.py) is valid Amazon States Language.
 # Prints the figures and exits non-zero on any failure.
@@ -26,7 +28,8 @@ cfn_lint() { "$PY" -c 'import sys; from cfnlint.runner import main; sys.argv[0] 
 TEMPLATES=(cloudformation/*.yaml)
 RULES=cloudformation/guard/rules.guard
 FIXTURES=(cloudformation/guard/tests/*_tests.yaml)
-VARIANT_PARAMETERS=(ChangeSource)
+VARIANT_PARAMETERS=(ChangeSource)                 # every AllowedValue other than the default
+VARIANT_VALUES=("ExistingTableNames=orders,devices")  # one value each, where the template has it
 CFN_GUARD_VERSION=3.2.1
 ASL_VALIDATOR_VERSION=4.0.0
 ASL_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/ddb-lake/asl-validator-$ASL_VALIDATOR_VERSION"
@@ -149,25 +152,24 @@ checkov_args=(--skip-download --framework cloudformation --output json)
 for t in "${TEMPLATES[@]}"; do checkov_args+=(--file "$t"); done
 # The other variants: a copy of the template text with the parameter's Default changed.
 variants_dir=$(mktemp -d)
-"$PY" - "$variants_dir" "${VARIANT_PARAMETERS[@]}" -- "${TEMPLATES[@]}" >"$variants_dir/list" <<'EOF' \
+"$PY" - "$variants_dir" "${VARIANT_PARAMETERS[@]}" "${VARIANT_VALUES[@]}" -- "${TEMPLATES[@]}" >"$variants_dir/list" <<'EOF' \
     || { echo "cannot write the template variants for checkov" >&2; exit 2; }
-import re, sys
+import json, re, sys
 from pathlib import Path
 from cfnlint.decode import decode
 out, args = Path(sys.argv[1]), sys.argv[2:]
 names, templates = args[:args.index("--")], args[args.index("--") + 1:]
-for path in templates:
-    template, _ = decode(path)
-    text = Path(path).read_text()
-    for name in names:
-        parameter = (template or {}).get("Parameters", {}).get(name)
+parsed = {path: decode(path)[0] or {} for path in templates}
+for name in names:  # all templates for one parameter, then the next
+    name, _, given = name.partition("=")
+    for path in templates:
+        parameter = parsed[path].get("Parameters", {}).get(name)
         if not parameter:
             continue
-        for value in parameter["AllowedValues"]:
-            if value == parameter["Default"]:
-                continue
-            pattern = rf"(\n  {name}:\n(?:    .*\n)*?    Default: ){re.escape(str(parameter['Default']))}\n"
-            variant, count = re.subn(pattern, rf"\g<1>{value}\n", text)
+        values = [given] if given else [v for v in parameter["AllowedValues"] if v != parameter["Default"]]
+        for value in values:
+            pattern = rf"(\n  {name}:\n(?:    .*\n)*?    Default: ).*\n"
+            variant, count = re.subn(pattern, lambda m: m.group(1) + json.dumps(value) + "\n", Path(path).read_text(), count=1)
             if count != 1:
                 sys.exit(f"{path}: cannot set the Default of {name} to {value}")
             target = out / f"{Path(path).stem}.{name}={value}.yaml"
@@ -175,7 +177,7 @@ for path in templates:
             print(target)
 EOF
 mapfile -t variants <"$variants_dir/list"
-[ "${#variants[@]}" -gt 0 ] || { echo "no template variants for checkov (VARIANT_PARAMETERS: ${VARIANT_PARAMETERS[*]})" >&2; exit 2; }
+[ "${#variants[@]}" -gt 0 ] || { echo "no template variants for checkov (VARIANT_PARAMETERS: ${VARIANT_PARAMETERS[*]}, VARIANT_VALUES: ${VARIANT_VALUES[*]})" >&2; exit 2; }
 for t in "${variants[@]}"; do checkov_args+=(--file "$t"); done
 echo "also checked as variants: ${variants[*]##*/}"
 checkov_out=$(mktemp); checkov_err=$(mktemp)

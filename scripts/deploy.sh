@@ -3,9 +3,9 @@
 # (`aws cloudformation package` uploads the Lambda zip, `aws cloudformation deploy` creates or
 # updates the stack). See README.md (Deploying to AWS) for the whole walk-through.
 #
-#   scripts/deploy.sh single   --stack NAME --artifact-bucket BUCKET [options] [-- Key=Value ...]
-#   scripts/deploy.sh consumer --stack NAME --producer-account ID    [options] [-- Key=Value ...]
-#   scripts/deploy.sh producer --stack NAME --artifact-bucket BUCKET
+#   scripts/deploy.sh single   --stack NAME --artifact-bucket BUCKET [--tables T1,T2] [options] [-- Key=Value ...]
+#   scripts/deploy.sh consumer --stack NAME --artifact-bucket BUCKET --producer-account ID [options] [-- Key=Value ...]
+#   scripts/deploy.sh producer --stack NAME --artifact-bucket BUCKET [--tables T1,T2]
 #                              (--consumer-stack NAME [--consumer-profile P] | -- ConsumerAccountId=.. LakeBucketName=.. LakeKmsKeyArn=..)
 #                              [options] [-- Key=Value ...]
 #   scripts/deploy.sh backfill --stack NAME --artifact-bucket BUCKET --lake-stack NAME
@@ -13,20 +13,24 @@
 #   scripts/deploy.sh teardown --stack NAME [options]
 #
 # options: --region R  --profile P  --arch arm64|x86_64  --no-build (reuse target/lambda/*.zip)
+#          --tables T1,T2 (single, producer; or TABLES=...): existing tables of the stack's account
+#            and region to feed the lake (ExistingTableNames parameter); --tables '' goes back to the
+#            demo table. Without it a new stack creates the demo table and an existing one keeps its list.
 #          --source kinesis|dynamodb-streams (single, producer; or CHANGE_SOURCE=...): how changes
-#            leave the table (ChangeSource parameter; README.md, "Which change source"). Without it a
+#            leave the tables (ChangeSource parameter; README.md, "Which change source"). Without it a
 #            new stack uses kinesis and an existing one keeps its source.
 # Key=Value pairs after `--` are template parameters (e.g. TableName=orders LambdaInVpc=true).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 [ $# -ge 1 ] || usage 64
 case "$1" in -h|--help) usage ;; esac
 command="$1"; shift
 stack="" artifact_bucket="" region="" profile="" arch="${ARCH:-arm64}" build=true
 producer_account="" consumer_stack="" consumer_profile="" source_choice="${CHANGE_SOURCE:-}" lake_stack=""
+tables_given="${TABLES+yes}" tables="${TABLES:-}"
 overrides=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,6 +44,7 @@ while [ $# -gt 0 ]; do
         --consumer-stack) consumer_stack="$2"; shift 2 ;;
         --consumer-profile) consumer_profile="$2"; shift 2 ;;
         --source) source_choice="$2"; shift 2 ;;
+        --tables) tables_given=yes; tables="$2"; shift 2 ;;
         --lake-stack) lake_stack="$2"; shift 2 ;;
         --) shift; overrides+=("$@"); break ;;
         -h|--help) usage ;;
@@ -58,6 +63,16 @@ if [ -n "$source_choice" ]; then
     esac
     source_overrides=("ChangeSource=$change_source")
 fi
+# Likewise: an existing stack keeps its tables unless --tables names them. Table names are
+# [a-zA-Z0-9_.-]{3,255} (DynamoDB), so a comma never belongs to a name.
+table_overrides=()
+if [ -n "$tables_given" ]; then
+    tables=$(printf '%s' "$tables" | tr -d '[:space:]')
+    if [ -n "$tables" ] && ! printf '%s' "$tables" | grep -Eq '^[a-zA-Z0-9_.-]{3,255}(,[a-zA-Z0-9_.-]{3,255})*$'; then
+        echo "--tables (TABLES) must be DynamoDB table names separated by commas, not: $tables" >&2; exit 64
+    fi
+    table_overrides=("ExistingTableNames=$tables")
+fi
 
 aws_() { aws ${profile:+--profile "$profile"} ${region:+--region "$region"} "$@"; }
 output() {  # stack output value: output STACK KEY [extra aws args...]
@@ -66,16 +81,30 @@ output() {  # stack output value: output STACK KEY [extra aws args...]
         --query "Stacks[0].Outputs[?OutputKey=='$k'].OutputValue | [0]" --output text
 }
 
-build_and_package() {  # template [binary] -> packaged template path
-    local template="$1" bin="${2:-bootstrap}" packaged="target/lambda/packaged-$stack.yaml"
-    [ -n "$artifact_bucket" ] || { echo "--artifact-bucket is required (an S3 bucket in the stack's region for the Lambda zip)" >&2; exit 64; }
-    if $build || [ ! -f "target/lambda/$bin.zip" ]; then
-        scripts/build-lambda.sh --arch "$arch" --bin "$bin" >&2
-    fi
-    # CodeUri ../target/lambda/bootstrap.zip is uploaded; the packaged copy points at S3.
+build_and_package() {  # template binary... -> packaged template path
+    local template="$1" bin packaged="target/lambda/packaged-$stack.yaml"
+    shift
+    [ -n "$artifact_bucket" ] || { echo "--artifact-bucket is required (an S3 bucket in the stack's region for the Lambda zips)" >&2; exit 64; }
+    for bin in "$@"; do
+        if $build || [ ! -f "target/lambda/$bin.zip" ]; then
+            scripts/build-lambda.sh --arch "$arch" --bin "$bin" >&2
+        fi
+    done
+    # Each CodeUri ../target/lambda/<bin>.zip is uploaded; the packaged copy points at S3.
     aws_ cloudformation package --template-file "$template" --s3-bucket "$artifact_bucket" \
         --s3-prefix "ddb-lake/$stack" --output-template-file "$packaged" >&2
     echo "$packaged"
+}
+
+# Called as `architecture=$(lambda_architecture ...)`, so that its exit stops the script (set -e).
+lambda_architecture() {  # binary... -> the architecture they were all built for
+    local bin first="" this
+    for bin in "$@"; do
+        this=$(cat "target/lambda/$bin.arch")
+        first=${first:-$this}
+        [ "$this" = "$first" ] || { echo "target/lambda/$bin.zip is built for $this, $1.zip for $first: build them alike (--arch)" >&2; exit 65; }
+    done
+    echo "$first"
 }
 
 deploy() {  # template file, then parameter overrides
@@ -99,12 +128,17 @@ empty_versioned_bucket() {  # every version and delete marker, or the bucket can
 
 case "$command" in
     single)
-        packaged=$(build_and_package cloudformation/lake-single-account.yaml)
-        deploy "$packaged" "LambdaArchitecture=$(cat target/lambda/bootstrap.arch)" "${source_overrides[@]}" "${overrides[@]}"
+        bins=(bootstrap table-attach schema-keeper)
+        packaged=$(build_and_package cloudformation/lake-single-account.yaml "${bins[@]}")
+        architecture=$(lambda_architecture "${bins[@]}")
+        deploy "$packaged" "LambdaArchitecture=$architecture" \
+            "${source_overrides[@]}" "${table_overrides[@]}" "${overrides[@]}"
         ;;
     consumer)
         [ -n "$producer_account" ] || { echo "--producer-account (account A's ID) is required" >&2; exit 64; }
-        deploy cloudformation/lake-consumer.yaml "ProducerAccountId=$producer_account" "${overrides[@]}"
+        packaged=$(build_and_package cloudformation/lake-consumer.yaml schema-keeper)
+        architecture=$(lambda_architecture schema-keeper)
+        deploy "$packaged" "ProducerAccountId=$producer_account" "LambdaArchitecture=$architecture" "${overrides[@]}"
         ;;
     producer)
         from_consumer=()
@@ -116,8 +150,11 @@ case "$command" in
                 from_consumer+=("$key=$value")
             done
         fi
-        packaged=$(build_and_package cloudformation/lake-producer.yaml)
-        deploy "$packaged" "LambdaArchitecture=$(cat target/lambda/bootstrap.arch)" "${from_consumer[@]}" "${source_overrides[@]}" "${overrides[@]}"
+        bins=(bootstrap table-attach)
+        packaged=$(build_and_package cloudformation/lake-producer.yaml "${bins[@]}")
+        architecture=$(lambda_architecture "${bins[@]}")
+        deploy "$packaged" "LambdaArchitecture=$architecture" "${from_consumer[@]}" \
+            "${source_overrides[@]}" "${table_overrides[@]}" "${overrides[@]}"
         ;;
     backfill)
         [ -n "$lake_stack" ] || { echo "--lake-stack (the lake stack's name) is required" >&2; exit 64; }
@@ -128,9 +165,12 @@ case "$command" in
             from_lake+=("$key=$value")
         done
         packaged=$(build_and_package cloudformation/backfill.yaml backfill-lambda)
-        deploy "$packaged" "LambdaArchitecture=$(cat target/lambda/backfill-lambda.arch)" "${from_lake[@]}" "${overrides[@]}"
+        architecture=$(lambda_architecture backfill-lambda)
+        deploy "$packaged" "LambdaArchitecture=$architecture" "${from_lake[@]}" "${overrides[@]}"
         ;;
     teardown)
+        # The demo table only (existing tables are never deleted: the stack only turns their
+        # streaming to the lake off).
         table=$(output "$stack" SourceTableName aws_)
         bucket=$(output "$stack" LakeBucketName aws_)
         if [ -n "$table" ] && [ "$table" != None ]; then

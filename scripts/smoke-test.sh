@@ -4,7 +4,8 @@
 #      that stays);
 #   2. waits until Firehose has written the rows to S3, decodes them and checks the flattened
 #      columns (scripts/smoke_check.py, boto3);
-#   3. runs Athena: the change rows of the test orders, then the saved current-state query.
+#   3. runs Athena: the change rows of the test orders, then the current-state view (both made by
+#      the schema keeper).
 # Exits non-zero with a message saying what did not arrive or did not match.
 #
 #   scripts/smoke-test.sh --stack NAME                                   # single account
@@ -51,9 +52,10 @@ bucket=$(output consumer "$consumer_stack" LakeBucketName)
 prefix=$(output consumer "$consumer_stack" TablePrefix)
 error_prefix=$(output consumer "$consumer_stack" ErrorPrefix)
 database=$(output consumer "$consumer_stack" GlueDatabaseName)
-glue_table=$(output consumer "$consumer_stack" GlueTableName)
 workgroup=$(output consumer "$consumer_stack" AthenaWorkGroupName)
-current_query_id=$(output consumer "$consumer_stack" CurrentStateQueryId)
+# The schema keeper's names: <table>_changes (lower case, characters other than [a-z0-9_] as _)
+# and its current-state view <table>_changes_current.
+glue_table="$(printf '%s' "$table" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9_]/_/g')_changes"
 
 pk="smoke-$(date -u +%Y%m%dT%H%M%S)-$RANDOM"
 since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -140,8 +142,7 @@ changes=$(athena "SELECT \"$sk_name\", _event_name, status FROM \"$database\".\"
 echo "$changes"
 [ "$(printf '%s\n' "$changes" | grep -c .)" -ge 5 ] || fail "Athena sees $(printf '%s\n' "$changes" | grep -c .) change rows for $pk, expected 5"
 
-current_sql=$(consumer athena get-named-query --named-query-id "$current_query_id" --query NamedQuery.QueryString --output text)
-current=$(athena "SELECT \"$sk_name\", status FROM ($current_sql) WHERE \"$pk_name\" = '$pk'")
+current=$(athena "SELECT \"$sk_name\", status FROM \"$database\".\"${glue_table}_current\" WHERE \"$pk_name\" = '$pk'")
 echo "current state: $current"
 [ "$current" = "$(printf 'order#2\tPAID')" ] \
     || fail "current state of $pk should be only order#2 with status PAID (order#1 was deleted), got: $current"

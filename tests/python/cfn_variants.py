@@ -1,7 +1,8 @@
 """A template as CloudFormation would create it for given parameter values: conditions evaluated,
 resources and outputs whose condition is false left out, `Fn::If` replaced by its chosen branch and
 `AWS::NoValue` removed. Only the condition functions the templates use (Equals, And, Or, Not,
-Condition) are understood; anything else raises, so a new construct cannot be silently misread."""
+Condition, and Fn::Join over values or a list parameter) are understood; anything else raises, so a
+new construct cannot be silently misread."""
 from __future__ import annotations
 
 from typing import Any
@@ -20,6 +21,11 @@ def _value(node: Any, params: dict[str, Any]) -> Any:
         return str(value) if value is not None else ""
     if isinstance(node, (str, int, float)):
         return str(node)
+    if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+        delimiter, items = node["Fn::Join"]
+        if isinstance(items, dict):  # a CommaDelimitedList parameter: its items, as CloudFormation splits it
+            items = _value(items, params).split(",")
+        return delimiter.join(_value(i, params) for i in items)
     raise ValueError(f"unsupported value in a condition: {node!r}")
 
 

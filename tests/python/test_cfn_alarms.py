@@ -6,7 +6,8 @@ dimension and metric names are written in `src/telemetry/metrics.rs`: they are p
 a metric, the namespace or the dimension on either side (Rust or templates) fails here instead of
 leaving an alarm on a metric that never gets data. The other two alarms watch AWS metrics of the
 stack's function and delivery stream; with ChangeSource DynamoDBStreams two more watch the pipe:
-its failed executions and its dead-letter queue.
+its failed executions and its dead-letter queue. Where the lake is (single-account and consumer
+stacks), one more watches the schema keeper's failed invocations.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def template(name: str) -> dict:
 
 SINGLE, PRODUCER, CONSUMER = (template(f"lake-{n}.yaml") for n in ("single-account", "producer", "consumer"))
 WITH_LAMBDA = pytest.mark.parametrize("t", [SINGLE, PRODUCER], ids=["single", "producer"])
+WITH_LAKE = pytest.mark.parametrize("t", [SINGLE, CONSUMER], ids=["single", "consumer"])
+ALL = pytest.mark.parametrize("t", [SINGLE, PRODUCER, CONSUMER], ids=["single", "producer", "consumer"])
 
 
 # ------------------------------------------------------------------ what src/telemetry/metrics.rs emits
@@ -74,15 +77,32 @@ def only(t: dict, type_: str) -> str:
     return name
 
 
-def alarm_on(t: dict, namespace: str, metric: str) -> dict:
+def dimensions(alarm: dict) -> dict[str, object]:
+    return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+
+
+def alarm_on(t: dict, namespace: str, metric: str, **dims) -> dict:
+    """The one alarm on namespace/metric (whose dimensions include `dims`, when given)."""
     found = [r["Properties"] for r in resources(t, ALARM).values()
-             if r["Properties"].get("Namespace") == namespace and r["Properties"].get("MetricName") == metric]
-    assert len(found) == 1, f"expected one alarm on {namespace}/{metric}, found {len(found)}"
+             if r["Properties"].get("Namespace") == namespace and r["Properties"].get("MetricName") == metric
+             and dims.items() <= dimensions(r["Properties"]).items()]
+    assert len(found) == 1, f"expected one alarm on {namespace}/{metric} {dims}, found {len(found)}"
     return found[0]
 
 
-def dimensions(alarm: dict) -> dict[str, object]:
-    return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+def transform_function(t: dict) -> str:
+    """The transformation Lambda: the function Firehose runs as its processor."""
+    (delivery,) = resources(t, "AWS::KinesisFirehose::DeliveryStream").values()
+    (processor,) = delivery["Properties"]["ExtendedS3DestinationConfiguration"]["ProcessingConfiguration"]["Processors"]
+    (arn,) = [p["ParameterValue"] for p in processor["Parameters"] if p["ParameterName"] == "LambdaArn"]
+    return arn["Fn::GetAtt"][0]
+
+
+def keeper_function(t: dict) -> str:
+    """The schema keeper: the function with a GLUE_DATABASE setting."""
+    (name,) = [n for n, r in resources(t, "AWS::Serverless::Function").items()
+               if "GLUE_DATABASE" in r["Properties"].get("Environment", {}).get("Variables", {})]
+    return name
 
 
 @WITH_LAMBDA
@@ -91,15 +111,15 @@ def test_processing_failed_alarm_reads_the_emf_metric(t):
     # EMF publishes a metric only under the exact dimension set it declares.
     assert list(dimensions(alarm)) == EMF["dimensions"]
     # The EMF line takes FunctionName from the running function: the stack's own function's name.
-    assert dimensions(alarm)["FunctionName"] == {"Ref": only(t, "AWS::Serverless::Function")}
+    assert dimensions(alarm)["FunctionName"] == {"Ref": transform_function(t)}
     assert alarm["Statistic"] == "Sum"
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
 
 
 @WITH_LAMBDA
 def test_errors_alarm_watches_the_stacks_function(t):
-    alarm = alarm_on(t, "AWS/Lambda", "Errors")
-    assert dimensions(alarm) == {"FunctionName": {"Ref": only(t, "AWS::Serverless::Function")}}
+    alarm = alarm_on(t, "AWS/Lambda", "Errors", FunctionName={"Ref": transform_function(t)})
+    assert dimensions(alarm) == {"FunctionName": {"Ref": transform_function(t)}}
     assert alarm["Statistic"] == "Sum"
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
 
@@ -136,12 +156,24 @@ def test_pipe_failures_alarm_watches_the_stacks_pipe_with_that_source_only(t):
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
 
 
-@WITH_LAMBDA
+@WITH_LAKE
+def test_errors_alarm_watches_the_schema_keeper(t):
+    keeper = {"Ref": keeper_function(t)}
+    alarm = alarm_on(t, "AWS/Lambda", "Errors", FunctionName=keeper)
+    assert dimensions(alarm) == {"FunctionName": keeper}
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+
+
+@ALL
 def test_every_alarm_ignores_quiet_periods_and_notifies_the_optional_topic(t):
     alarms = resources(t, ALARM)
     conditional = {n: a["Condition"] for n, a in alarms.items() if "Condition" in a}
-    assert len(alarms) - len(conditional) == 3
-    assert conditional == {"PipeFailuresAlarm": "DynamoDBStreamsSource", "DeadLetterQueueAlarm": "DynamoDBStreamsSource"}
+    # Transform: ProcessingFailed, Errors, freshness; the schema keeper's Errors where the lake is.
+    always = (3 if t is not CONSUMER else 0) + (1 if t is not PRODUCER else 0)
+    assert len(alarms) - len(conditional) == always
+    if t is not CONSUMER:
+        assert conditional == {"PipeFailuresAlarm": "DynamoDBStreamsSource", "DeadLetterQueueAlarm": "DynamoDBStreamsSource"}
     notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
     for name, alarm in alarms.items():
         props = alarm["Properties"]
@@ -150,7 +182,7 @@ def test_every_alarm_ignores_quiet_periods_and_notifies_the_optional_topic(t):
     assert t["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
 
 
-@WITH_LAMBDA
+@ALL
 def test_outputs_name_the_alarms(t):
     named = {o["Value"]["Ref"] for o in t["Outputs"].values() if isinstance(o["Value"], dict) and "Ref" in o["Value"]}
     assert set(resources(t, ALARM)) <= named
@@ -167,6 +199,7 @@ def test_alarm_parameters_are_the_same_in_both_stacks():
     for parameter in ("AlarmTopicArn", "FreshnessAlarmSeconds"):
         assert SINGLE["Parameters"][parameter] == PRODUCER["Parameters"][parameter], parameter
     assert PRODUCER["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    assert CONSUMER["Parameters"]["AlarmTopicArn"] == SINGLE["Parameters"]["AlarmTopicArn"]
 
 
 @pytest.mark.parametrize("value,valid", [
@@ -182,7 +215,8 @@ def test_alarm_topic_pattern(value, valid):
     assert bool(re.fullmatch(pattern, value)) is valid
 
 
-def test_consumer_has_no_alarms():
-    # Neither the function nor the delivery stream lives in the consumer account.
-    assert not resources(CONSUMER, ALARM)
-    assert not {"AlarmTopicArn", "FreshnessAlarmSeconds"} & set(CONSUMER["Parameters"])
+def test_consumer_alarms_on_the_schema_keeper_only():
+    # Neither the transformation function nor the delivery stream lives in the consumer account.
+    (alarm,) = resources(CONSUMER, ALARM).values()
+    assert dimensions(alarm["Properties"]) == {"FunctionName": {"Ref": keeper_function(CONSUMER)}}
+    assert "FreshnessAlarmSeconds" not in CONSUMER["Parameters"]

@@ -1,5 +1,6 @@
-"""The stacks' change source: the table's Kinesis Data Streams streaming destination (the default)
-or its DynamoDB stream read by an EventBridge pipe into the same delivery stream (Direct PUT).
+"""The stacks' change source: the tables' Kinesis Data Streams streaming destination (the default)
+or one table's DynamoDB stream read by an EventBridge pipe into the same delivery stream (Direct
+PUT), turned on by the table attachment (a custom resource) for the demo table or existing tables.
 
 Each template is resolved as CloudFormation would create it for each ChangeSource value (conditions
 evaluated, Fn::If branches chosen) and checked as a whole: which resources exist, that nothing
@@ -17,6 +18,7 @@ from cfn_variants import conditions, defaults, references, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["KinesisDataStreams", "DynamoDBStreams"]
+TABLE_LISTS = ["", "orders,devices"]  # ExistingTableNames: the demo table, or existing tables
 STREAM_RETENTION_SECONDS = 24 * 3600  # DynamoDB Streams keeps records 24 hours
 
 
@@ -53,8 +55,9 @@ def test_the_default_source_is_unchanged(t, key):
 @STACKS
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("in_vpc", ["false", "true"])
-def test_every_reference_resolves_in_every_variant(t, key, source, in_vpc):
-    stack = resolve(t, ChangeSource=source, LambdaInVpc=in_vpc)
+@pytest.mark.parametrize("tables", TABLE_LISTS)
+def test_every_reference_resolves_in_every_variant(t, key, source, in_vpc, tables):
+    stack = resolve(t, ChangeSource=source, LambdaInVpc=in_vpc, ExistingTableNames=tables)
     known = set(stack["Resources"]) | set(stack["Parameters"])
     for section in ("Resources", "Outputs"):
         for name, body in stack[section].items():
@@ -115,7 +118,7 @@ def test_the_pipe_reads_the_tables_stream_into_the_delivery_stream(t, key):
     stack = resolve(t, ChangeSource="DynamoDBStreams")["Resources"]
     (pipe,) = of_type(stack, "AWS::Pipes::Pipe").values()
     props = pipe["Properties"]
-    assert props["Source"] == {"Fn::GetAtt": ["SourceTable", "StreamArn"]}
+    assert props["Source"] == {"Fn::GetAtt": ["TableAttachment", "LatestStreamArn"]}
     assert props["Target"] == {"Fn::GetAtt": ["DeliveryStream", "Arn"]}
     assert props["RoleArn"] == {"Fn::GetAtt": ["PipeRole", "Arn"]}
     assert props["DesiredState"] == "RUNNING"
@@ -171,7 +174,7 @@ def test_the_pipe_role_may_do_exactly_its_job(t, key):
         assert s["Effect"] == "Allow" and "Condition" not in s
         for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]):
             granted[action] = s["Resource"]
-    stream = {"Fn::GetAtt": ["SourceTable", "StreamArn"]}
+    stream = {"Fn::GetAtt": ["TableAttachment", "LatestStreamArn"]}
     assert granted == {
         "dynamodb:DescribeStream": stream, "dynamodb:GetRecords": stream, "dynamodb:GetShardIterator": stream,
         "dynamodb:ListStreams": "*",  # names no stream: cannot be scoped

@@ -51,14 +51,16 @@ def test_checkov_checks_the_resources_of_the_other_change_source(tmp_path):
     copy_project(tmp_path)
     template = tmp_path / "cloudformation" / "lake-single-account.yaml"
     text = template.read_text()
-    queue = "      KmsMasterKeyId: !GetAtt LakeKey.Arn\n      KmsDataKeyReusePeriodSeconds: 300\n"
+    queue = "    Condition: DynamoDBStreamsSource\n    Properties:\n      KmsMasterKeyId: !GetAtt LakeKey.Arn\n"
     assert text.count(queue) == 1
-    template.write_text(text.replace(queue, ""))
+    template.write_text(text.replace(queue, "    Condition: DynamoDBStreamsSource\n    Properties:\n"))
 
     result = run_checks(tmp_path)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
     assert "also checked as variants: lake-producer.ChangeSource=DynamoDBStreams.yaml " \
            "lake-single-account.ChangeSource=DynamoDBStreams.yaml" in out
+    # And with existing tables instead of the demo table.
+    assert "lake-single-account.ExistingTableNames=orders,devices.yaml" in out
     assert "FAILED  CKV_AWS_27" in out and "lake-single-account.ChangeSource=DynamoDBStreams.yaml" in out
     assert "FAILED: checkov" in out

@@ -1,10 +1,11 @@
 """The Firehose S3 prefix of every template uses exactly the partition keys the Lambda returns, and
-the Glue table's partition projection reads the same layout.
+the schema keeper is told the same table prefix and invoked for every object under it.
 
-Three places must agree, or rows land where Athena never looks (or Firehose sends every record to
-the error prefix): the Lambda's `metadata.partitionKeys` (seen in the committed sample response),
-the Firehose `Prefix` (`!{partitionKeyFromLambda:KEY}`), and the Glue table's partition keys,
-projection settings and `storage.location.template`.
+These must agree, or rows land where Athena never looks (or Firehose sends every record to the
+error prefix): the Lambda's `metadata.partitionKeys` (seen in the committed sample response), the
+Firehose `Prefix` (`!{partitionKeyFromLambda:KEY}`), and the schema keeper's TABLE_PREFIX and S3
+event filter, from which it writes each Glue table's partition projection (no template declares a
+Glue table: src/catalog tests the projection the keeper writes against this layout).
 """
 from __future__ import annotations
 
@@ -57,6 +58,13 @@ def glue_tables() -> list[tuple[str, str, dict]]:
             for path in TEMPLATES for name, res in resources(load(path), "AWS::Glue::Table").items()]
 
 
+def keepers() -> list[tuple[str, str, dict]]:
+    """The schema keepers: functions told a GLUE_DATABASE."""
+    return [(path.name, name, res["Properties"]) for path in TEMPLATES
+            for name, res in resources(load(path), "AWS::Serverless::Function").items()
+            if "GLUE_DATABASE" in res["Properties"].get("Environment", {}).get("Variables", {})]
+
+
 def layout(path: str) -> str:
     """The partition part of a prefix or location, with every key written as {key}."""
     path = LAMBDA_KEY.sub(r"{\1}", path)
@@ -78,7 +86,9 @@ def test_every_lake_template_is_covered():
     names = {p.name for p in TEMPLATES}
     assert {"lake-single-account.yaml", "lake-producer.yaml", "lake-consumer.yaml"} <= names
     assert {t for t, _, _ in firehose_prefixes()} == {"lake-single-account.yaml", "lake-producer.yaml"}
-    assert {t for t, _, _ in glue_tables()} == {"lake-single-account.yaml", "lake-consumer.yaml"}
+    assert {t for t, _, _ in keepers()} == {"lake-single-account.yaml", "lake-consumer.yaml"}
+    # The schema keeper makes every Glue table from the data; a declared one would fight it.
+    assert glue_tables() == []
 
 
 @pytest.mark.parametrize("template, resource, prefix", firehose_prefixes(),
@@ -100,30 +110,17 @@ def test_lambda_returns_the_contract_keys_as_strings_fitting_the_projection():
             assert re.fullmatch(rf"\d{{{digits}}}", keys[key]), f"{key}={keys[key]!r} is not {digits} digits"
 
 
-@pytest.mark.parametrize("template, resource, table", glue_tables(),
+@pytest.mark.parametrize("template, resource, keeper", keepers(),
                          ids=lambda v: v if isinstance(v, str) and v.endswith(".yaml") else "")
-def test_glue_projection_reads_the_firehose_layout(template, resource, table):
-    params = table["Parameters"]
-    assert [k["Name"] for k in table["PartitionKeys"]] == KEYS
-    assert all(k["Type"] == "string" for k in table["PartitionKeys"]), "keys are the Lambda's strings"
-    assert params["projection.enabled"] == "true"
-    assert params["projection.table.type"] == "enum"
-    assert params["projection.table.values"] == {"Ref": "TableName"}
-    for key, digits in DIGITS.items():
-        assert params[f"projection.{key}.type"] == "integer"
-        assert params[f"projection.{key}.digits"] == str(digits), f"{key} must be zero-padded like the Lambda's"
-    assert params["projection.month.range"] == "1,12"
-    assert params["projection.day.range"] == "1,31"
-    assert params["projection.hour.range"] == "0,23"
-    projected = {k.split(".")[1] for k in params if k.startswith("projection.") and k != "projection.enabled"}
-    assert projected == set(KEYS)
-
-    location = text(params["storage.location.template"])
-    assert location.startswith("s3://${LakeBucket}/${TablePrefix}table=")
-    assert layout(location) == "table={table}/year={year}/month={month}/day={day}/hour={hour}/"
-    assert re.findall(r"\$\{(\w+)\}", location.split("${TablePrefix}", 1)[1]) == KEYS
-
-    # And it is the same layout Firehose writes.
+def test_the_schema_keeper_reads_the_firehose_layout(template, resource, keeper):
+    env = keeper["Environment"]["Variables"]
+    assert env["TABLE_PREFIX"] == {"Ref": "TablePrefix"}
+    assert env["PROJECTION_START_YEAR"] == {"Ref": "ProjectionStartYear"}
+    assert env["PROJECTION_END_YEAR"] == {"Ref": "ProjectionEndYear"}
+    # Every object Firehose writes (and every key-schema object) under the prefix invokes it.
+    (event,) = [e["Properties"] for e in keeper["Events"].values() if e["Type"] == "S3"]
+    assert event["Events"] == "s3:ObjectCreated:*"
+    assert event["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": {"Ref": "TablePrefix"}}]
+    # The prefix Firehose writes under is that same parameter, whatever the stack.
     for fh_template, _, prefix in firehose_prefixes():
-        assert layout(location) == layout(prefix), f"{template} Glue vs {fh_template} Firehose"
-        assert text(table["StorageDescriptor"]["Location"]) == "s3://${LakeBucket}/${TablePrefix}"
+        assert prefix.startswith("${TablePrefix}table="), f"{fh_template}: {prefix}"

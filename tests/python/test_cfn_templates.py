@@ -24,21 +24,57 @@ def default(t: dict, parameter: str):
     return t["Parameters"][parameter].get("Default")
 
 
-@pytest.mark.parametrize("parameter", ["TableName", "PartitionKeyName", "SortKeyName", "TtlAttributeName",
-                                       "TablePrefix", "ErrorPrefix"])
-def test_shared_parameters_have_the_same_defaults(parameter):
-    assert default(SINGLE, parameter) == default(PRODUCER, parameter) == default(CONSUMER, parameter)
+@pytest.mark.parametrize("parameter", ["TablePrefix", "ErrorPrefix", "GlueDatabaseName", "ProjectionStartYear",
+                                       "ProjectionEndYear", "LambdaArchitecture", "LogRetentionDays"])
+def test_shared_parameters_are_the_same(parameter):
+    # Same values allowed and the same default (descriptions may say which stack's value to copy).
+    present = [{k: v for k, v in t["Parameters"][parameter].items() if k != "Description"}
+               for t in (SINGLE, PRODUCER, CONSUMER) if parameter in t["Parameters"]]
+    assert len(present) >= 2 and all(p == present[0] for p in present), parameter
 
 
-def test_consumer_admits_the_role_the_producer_creates():
+@pytest.mark.parametrize("parameter", ["ExistingTableNames", "TableName", "PartitionKeyName", "SortKeyName",
+                                       "TtlAttributeName", "TableDeletionProtection"])
+def test_table_parameters_are_the_same_where_tables_are(parameter):
+    assert SINGLE["Parameters"][parameter] == PRODUCER["Parameters"][parameter]
+    assert parameter not in CONSUMER["Parameters"]  # the consumer never names a table
+
+
+def test_consumer_admits_the_roles_the_producer_creates():
     assert default(CONSUMER, "ProducerFirehoseRoleName") == default(PRODUCER, "FirehoseRoleName")
+    # Both patterns leave room for the attachment's "-tables" within IAM's 64 characters.
+    assert (CONSUMER["Parameters"]["ProducerFirehoseRoleName"]["AllowedPattern"]
+            == PRODUCER["Parameters"]["FirehoseRoleName"]["AllowedPattern"] == "^[a-zA-Z0-9+=,.@_-]{1,57}$")
     role = PRODUCER["Resources"]["FirehoseRole"]["Properties"]
     assert role["RoleName"] == {"Ref": "FirehoseRoleName"}
+    attach_role = PRODUCER["Resources"]["TableAttachRole"]["Properties"]
+    assert attach_role["RoleName"] == {"Fn::Sub": "${FirehoseRoleName}-tables"}
+
+
+def functions(t: dict) -> dict[str, dict]:
+    return {n: r for n, r in t["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+@pytest.mark.parametrize("t,names", [
+    (SINGLE, {"TransformFunction": "bootstrap", "TableAttachFunction": "table-attach", "SchemaKeeperFunction": "schema-keeper"}),
+    (PRODUCER, {"TransformFunction": "bootstrap", "TableAttachFunction": "table-attach"}),
+    (CONSUMER, {"SchemaKeeperFunction": "schema-keeper"}),
+], ids=["single", "producer", "consumer"])
+def test_each_function_runs_the_binary_build_lambda_zips(t, names):
+    assert {n: f["Properties"]["CodeUri"] for n, f in functions(t).items()} == \
+        {n: f"../target/lambda/{b}.zip" for n, b in names.items()}  # what scripts/build-lambda.sh --bin writes
+    for f in functions(t).values():
+        props = f["Properties"]
+        assert props["Handler"] == "bootstrap" and props["Runtime"] == "provided.al2023"
+        assert props["Architectures"] == [{"Ref": "LambdaArchitecture"}]
+    assert default(t, "LambdaArchitecture") == "arm64"
+    build = (ROOT / "scripts" / "build-lambda.sh").read_text()
+    assert all(f"|{b}" in build or f"{b}|" in build for b in names.values()), "build-lambda.sh accepts each --bin"
 
 
 @pytest.mark.parametrize("t", [SINGLE, PRODUCER], ids=["single", "producer"])
 def test_lambda_settings_are_parameters_with_the_contract_defaults(t):
-    (function,) = [r for r in t["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    function = functions(t)["TransformFunction"]
     env = function["Properties"]["Environment"]["Variables"]
     contract = {"FLATTEN_SEPARATOR": "_", "METADATA_PREFIX": "_", "LIST_MODE": "array",
                 "MAX_RESPONSE_BYTES": 6000000}
@@ -47,11 +83,6 @@ def test_lambda_settings_are_parameters_with_the_contract_defaults(t):
         parameter = env[variable]["Ref"]
         assert default(t, parameter) == value, variable
     assert t["Parameters"]["ListMode"]["AllowedValues"] == ["array", "json_string"]
-    props = function["Properties"]
-    assert props["Handler"] == "bootstrap" and props["Runtime"] == "provided.al2023"
-    assert props["CodeUri"] == "../target/lambda/bootstrap.zip"  # what scripts/build-lambda.sh writes
-    assert props["Architectures"] == [{"Ref": "LambdaArchitecture"}]
-    assert default(t, "LambdaArchitecture") == "arm64"
 
 
 def script_outputs(script: str) -> dict[str, set[str]]:

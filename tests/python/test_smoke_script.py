@@ -28,8 +28,7 @@ from decimal import Decimal
 STATE = os.environ["FAKE_AWS_STATE"]
 OUTPUTS = {"SourceTableName": "orders", "PartitionKeyName": "pk", "SortKeyName": "sk",
            "LakeBucketName": "lake-bucket", "TablePrefix": "lake/", "ErrorPrefix": "errors/",
-           "GlueDatabaseName": "ddb_lake", "GlueTableName": "orders_changes",
-           "AthenaWorkGroupName": "lake", "CurrentStateQueryId": "q-current"}
+           "GlueDatabaseName": "ddb_lake", "AthenaWorkGroupName": "lake"}
 META = ["_event_name", "_event_id", "_event_time", "_table_name", "_aws_region", "_is_deleted",
         "_expired_by_ttl", "_kinesis_shard_id", "_kinesis_sequence_number"]
 
@@ -101,12 +100,10 @@ elif service == "athena":
         print(qid)
     elif op == "get-query-execution":
         print("SUCCEEDED")
-    elif op == "get-named-query":
-        print("SELECT * FROM current_state_of_every_key")
     elif op == "get-query-results":
         sql = state["queries"][opts["query-execution-id"]]
         pk = re.search(r"\"pk\" = '([^']+)'", sql).group(1)
-        if "current_state_of_every_key" in sql:
+        if '"ddb_lake"."orders_changes_current"' in sql:
             latest = {}
             for c in state["changes"]:
                 if c["pk"] == pk:
