@@ -6,7 +6,8 @@ use flate2::Compression;
 use std::io::{Read, Write};
 use std::path::Path;
 
-/// Every file under `root`, as sorted relative paths.
+/// Every object file under `root` (rows and failed records; not the key schema objects kept in
+/// `_key_schemas/`), as sorted relative paths.
 pub fn files(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
@@ -14,7 +15,9 @@ pub fn files(root: &Path) -> Vec<String> {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                stack.push(path);
+                if !path.ends_with("_key_schemas") {
+                    stack.push(path);
+                }
             } else {
                 out.push(path.strip_prefix(root).unwrap().display().to_string());
             }

@@ -406,3 +406,37 @@ fn a_captured_lambda_event_replays_as_its_records() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("replayed 6 change records"));
     assert_eq!(rows(lake.path()), format!("{expected}{expected}"));
 }
+
+#[test]
+fn replay_keeps_each_tables_key_schema_beside_the_rows() {
+    let lake = tempfile::tempdir().unwrap();
+    replay(
+        lake.path(),
+        &[
+            &sample("change-records.jsonl"),
+            &sample("devices-change-records.jsonl"),
+        ],
+        &[],
+    );
+    let read = |table: &str| -> serde_json::Value {
+        let path = lake.path().join(format!("lake/_key_schemas/{table}.json"));
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    };
+    // The orders table: string partition and sort key; devices: a number key, no sort key.
+    assert_eq!(
+        read("orders"),
+        serde_json::json!({"TableName": "orders",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                          {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                     {"AttributeName": "sk", "AttributeType": "S"}]})
+    );
+    assert_eq!(
+        read("devices")["KeySchema"],
+        serde_json::json!([{"AttributeName": "device_id", "KeyType": "HASH"}])
+    );
+    assert_eq!(
+        read("devices")["AttributeDefinitions"][0]["AttributeType"],
+        "N"
+    );
+}
