@@ -274,6 +274,15 @@ def column_reader(key: str, t, serde: SerDe):
     return lambda line: read_value(serde.keys(load_row(line)).get(key), t, serde)
 
 
+def partition_column(name: str) -> str:
+    """A Glue partition key from the folders' hive partitions: `table` as it is; `datehour`, the
+    date projection's value, as the layout spells the hour (`year=2025/month=11/day=20/hour=09`)."""
+    if name == "datehour":
+        parts = [f"'{'/' if i else ''}{k}=' || \"{k}\"" for i, k in enumerate(PARTITION_KEYS[1:])]
+        return f'({" || ".join(parts)}) AS "datehour"'
+    return f'"{name}"'
+
+
 def connect(lake: Path, tables: list[dict], table_prefix: str = "lake/",
             database: str = "ddb_lake") -> duckdb.DuckDBPyConnection:
     """DuckDB in which each Glue table of `tables` is a view over the local lake."""
@@ -293,7 +302,7 @@ def connect(lake: Path, tables: list[dict], table_prefix: str = "lake/",
             db.create_function(function, column_reader(serde.key(name), t, serde), ["VARCHAR"],
                                duckdb_type(t), null_handling="special", side_effects=False)
             select.append(f'{function}(json::VARCHAR) AS "{name}"')
-        select += [f'"{k["Name"]}"' for k in table["PartitionKeys"]]
+        select += [partition_column(k["Name"]) for k in table["PartitionKeys"]]
         files = (lake / table_prefix / f"table={source}").as_posix() + "/**/*.gz"
         db.execute(f"""
             CREATE VIEW "{database}"."{table['Name']}" AS

@@ -1,6 +1,8 @@
 -- Changes per hour and kind, from the partition columns; duplicate deliveries counted once.
-SELECT "table", year, month, day, hour, _event_name, count(DISTINCT _event_id) AS changes
+-- The filter on "datehour" (the hour of the change, spelled as the S3 layout spells it) lets
+-- Athena's partition projection list only the hours asked for, not every hour since the start.
+SELECT "table", datehour, _event_name, count(DISTINCT _event_id) AS changes
 FROM "ddb_lake"."orders_changes"
-WHERE year = '2025' AND month = '11' AND day = '20'
-GROUP BY "table", year, month, day, hour, _event_name
-ORDER BY year, month, day, hour, _event_name
+WHERE datehour >= 'year=2025/month=11/day=20/hour=00' AND datehour < 'year=2025/month=11/day=21/hour=00'
+GROUP BY "table", datehour, _event_name
+ORDER BY datehour, _event_name

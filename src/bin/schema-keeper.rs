@@ -1,6 +1,6 @@
 //! The schema keeper Lambda: the lake bucket's S3 event notifications in, its Glue tables and
 //! current-state views kept up to date ([`ddb_lake::keeper`]). Settings (GLUE_DATABASE,
-//! TABLE_PREFIX, PROJECTION_START_YEAR, PROJECTION_END_YEAR, METADATA_PREFIX) are read once at
+//! TABLE_PREFIX, PROJECTION_START_YEAR, METADATA_PREFIX) are read once at
 //! start; a bad one stops the start naming it.
 //!
 //! Each change is logged (table, columns added, types widened, view); each invocation prints one

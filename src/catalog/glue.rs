@@ -1,10 +1,16 @@
 //! Glue table definitions (`TableInput`, as `aws glue create-table --table-input` and
 //! `update-table` take it) made from, and read back into, [`TableSchema`]s.
 //!
-//! The definition follows the stacks' Glue table: newline-delimited JSON (gzip) read by the
-//! OpenX JSON SerDe, partition keys `table`/`year`/`month`/`day`/`hour` (all `string`), and
-//! partition projection over the lake's layout. It adds what any table needs (Athena User Guide,
-//! "OpenX JSON SerDe"):
+//! The definition: newline-delimited JSON (gzip) read by the OpenX JSON SerDe, and two partition
+//! keys projected over the lake's layout (`table=<t>/year=YYYY/month=MM/day=DD/hour=HH/`):
+//! `table` (`enum`, the one source table) and `datehour` (`date`, one value per hour from
+//! `projection_start_year` to `NOW`, spelled as the layout spells it:
+//! `year=2025/month=11/day=20/hour=09`). Athena User Guide, "Supported types for partition
+//! projection" and "How to use the date type": a `date` projection lists only dates that exist and
+//! none after now, and a query filtering on `datehour` lists only the hours it asks for. (The four
+//! `integer` keys `year`/`month`/`day`/`hour` this replaces listed 11 × 12 × 31 × 24 combinations,
+//! `02-30` among them, for every query.) The definition adds what any table needs (Athena User
+//! Guide, "OpenX JSON SerDe"):
 //! * `case.insensitive` = `false`, so keys differing only in case (`Url`, `url`) are two keys
 //!   rather than a `Duplicate key` error (Hive's SerDe) or one value silently hiding the other;
 //! * `mapping.<column>` = the key, for every column whose name is not exactly its key;
@@ -21,10 +27,8 @@ use crate::catalog::athena_type::{AthenaType, TypeParseError};
 use crate::catalog::names::{glue_table_base_name, next_free};
 use crate::catalog::table::{Catalog, Column, TableSchema};
 use crate::record::partition::partition_path;
-use crate::record::partition::PARTITION_KEYS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::ops::RangeInclusive;
 use thiserror::Error;
 
 /// The SerDe the stacks' tables use.
@@ -40,6 +44,20 @@ pub const SOURCE_TABLE_PARAMETER: &str = "projection.table.values";
 /// The table parameter listing the source table's key attributes (a JSON array of names,
 /// partition key first), from its key schema object: what its current-state view is keyed by.
 pub const KEY_ATTRIBUTES_PARAMETER: &str = "ddb_lake.key_attributes";
+/// The Glue tables' partition keys, both `string`: the source table and the hour of the change.
+pub const GLUE_PARTITION_KEYS: [&str; 2] = ["table", "datehour"];
+/// `projection.datehour.format` (Java's `DateTimeFormatter`, literal text quoted): the lake's
+/// layout after `table=<t>/` ([`partition_path`]'s `year=…/month=…/day=…/hour=…`).
+pub const DATEHOUR_FORMAT: &str = "'year='yyyy'/month='MM'/day='dd'/hour='HH";
+
+/// The `datehour` partition value of an hour: `year=2025/month=11/day=20/hour=09`, the part of
+/// [`partition_path`] after the table.
+pub fn datehour_value(year: &str, month: &str, day: &str, hour: &str) -> String {
+    let path = partition_path(["", year, month, day, hour]);
+    let after_table = path.split_once('/').map_or("", |(_, rest)| rest);
+    after_table.trim_end_matches('/').to_owned()
+}
+
 /// Glue's limit on a column comment, in characters.
 const MAX_COMMENT_CHARS: usize = 255;
 
@@ -104,21 +122,21 @@ pub struct GlueColumn {
     pub parameters: BTreeMap<String, String>,
 }
 
-/// Where the lake is on S3 and which years partition projection covers.
+/// Where the lake is on S3 and from which year partition projection lists hours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlueSettings {
     /// `s3://<bucket>/<TablePrefix>`, ending in `/`: rows are under `<location>table=<name>/…`.
     pub location: String,
-    /// The stacks' `ProjectionStartYear`..=`ProjectionEndYear`.
-    pub projection_years: RangeInclusive<u16>,
+    /// The stacks' `ProjectionStartYear`: hours from its 1 January 00:00 UTC to now.
+    pub projection_start_year: u16,
 }
 
 impl GlueSettings {
-    /// The stacks' defaults (2025 to 2035) over `location`.
+    /// The stacks' default (2025) over `location`.
     pub fn new(location: impl Into<String>) -> GlueSettings {
         GlueSettings {
             location: location.into(),
-            projection_years: 2025..=2035,
+            projection_start_year: 2025,
         }
     }
 }
@@ -159,10 +177,14 @@ pub fn table_input(schema: &TableSchema, name: &str, settings: &GlueSettings) ->
         }
         columns.push(glue_column(schema, column));
     }
-    let years = format!(
-        "{},{}",
-        settings.projection_years.start(),
-        settings.projection_years.end()
+    let range = format!(
+        "{},NOW",
+        datehour_value(
+            &format!("{:04}", settings.projection_start_year),
+            "01",
+            "01",
+            "00"
+        )
     );
     let mut parameters = BTreeMap::new();
     for (key, value) in [
@@ -173,27 +195,17 @@ pub fn table_input(schema: &TableSchema, name: &str, settings: &GlueSettings) ->
         ("projection.enabled", "true"),
         ("projection.table.type", "enum"),
         (SOURCE_TABLE_PARAMETER, source),
-        ("projection.year.type", "integer"),
-        ("projection.year.range", &years),
-        ("projection.year.digits", "4"),
-        ("projection.month.type", "integer"),
-        ("projection.month.range", "1,12"),
-        ("projection.month.digits", "2"),
-        ("projection.day.type", "integer"),
-        ("projection.day.range", "1,31"),
-        ("projection.day.digits", "2"),
-        ("projection.hour.type", "integer"),
-        ("projection.hour.range", "0,23"),
-        ("projection.hour.digits", "2"),
+        ("projection.datehour.type", "date"),
+        ("projection.datehour.format", DATEHOUR_FORMAT),
+        ("projection.datehour.range", &range),
+        ("projection.datehour.interval", "1"),
+        ("projection.datehour.interval.unit", "HOURS"),
     ] {
         parameters.insert(key.to_owned(), value.to_owned());
     }
     parameters.insert(
         "storage.location.template".to_owned(),
-        format!(
-            "{location}{}",
-            partition_path(["${table}", "${year}", "${month}", "${day}", "${hour}"])
-        ),
+        format!("{location}table=${{table}}/${{datehour}}/"),
     );
     TableInput {
         name: name.to_owned(),
@@ -203,7 +215,7 @@ pub fn table_input(schema: &TableSchema, name: &str, settings: &GlueSettings) ->
         )),
         table_type: Some("EXTERNAL_TABLE".to_owned()),
         parameters,
-        partition_keys: PARTITION_KEYS
+        partition_keys: GLUE_PARTITION_KEYS
             .iter()
             .map(|key| GlueColumn {
                 name: (*key).to_owned(),
@@ -348,6 +360,7 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::record::partition::PARTITION_KEYS;
     use serde_json::json;
 
     fn sample() -> TableSchema {
@@ -401,17 +414,47 @@ mod tests {
         assert_eq!(by_name("lines")["Type"], "array<string>");
         assert_eq!(
             v["PartitionKeys"],
-            json!([{"Name": "table", "Type": "string"}, {"Name": "year", "Type": "string"},
-                   {"Name": "month", "Type": "string"}, {"Name": "day", "Type": "string"},
-                   {"Name": "hour", "Type": "string"}])
+            json!([{"Name": "table", "Type": "string"}, {"Name": "datehour", "Type": "string"}])
         );
         let p = &v["Parameters"];
         assert_eq!(p["projection.table.values"], "Sessions-2024");
-        assert_eq!(p["projection.year.range"], "2025,2035");
+        assert_eq!(p["projection.datehour.type"], "date");
+        assert_eq!(
+            p["projection.datehour.format"],
+            "'year='yyyy'/month='MM'/day='dd'/hour='HH"
+        );
+        assert_eq!(
+            p["projection.datehour.range"],
+            "year=2025/month=01/day=01/hour=00,NOW"
+        );
+        assert_eq!(p["projection.datehour.interval.unit"], "HOURS");
+        assert!(p.get("projection.year.type").is_none());
         assert_eq!(
             p["storage.location.template"],
-            "s3://bucket/lake/table=${table}/year=${year}/month=${month}/day=${day}/hour=${hour}/"
+            "s3://bucket/lake/table=${table}/${datehour}/"
         );
+    }
+
+    #[test]
+    fn the_template_and_a_datehour_value_make_the_layouts_path() {
+        // What Athena does with the template, done by hand: the layout's path of that hour.
+        let value = datehour_value("2025", "11", "20", "09");
+        assert_eq!(value, "year=2025/month=11/day=20/hour=09");
+        let input = table_input(&sample(), "t", &GlueSettings::new("s3://b/lake/"));
+        let location = input.parameters["storage.location.template"]
+            .replace("${table}", "orders")
+            .replace("${datehour}", &value);
+        assert_eq!(
+            location,
+            format!(
+                "s3://b/lake/{}",
+                partition_path(["orders", "2025", "11", "20", "09"])
+            )
+        );
+        // The format's literal text is the layout's key names, in the layout's order.
+        let literals: Vec<&str> = DATEHOUR_FORMAT.split('\'').skip(1).step_by(2).collect();
+        assert_eq!(literals, ["year=", "/month=", "/day=", "/hour="]);
+        assert_eq!(&PARTITION_KEYS[1..], ["year", "month", "day", "hour"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! violates.
 
 use crate::catalog::athena_type::{widen, AthenaType};
+use crate::catalog::glue::GLUE_PARTITION_KEYS;
 use crate::catalog::infer::{object_entries, value_type};
 use crate::catalog::names::{base_column_name, next_free};
 use crate::config::Config;
@@ -185,10 +186,11 @@ impl TableSchema {
         }
     }
 
-    /// Whether a new column reading `key` may not be called `name`: a partition key, another
+    /// Whether a new column reading `key` may not be called `name`: a partition key (of the layout or of Glue: `datehour`), another
     /// column's name, or (for a name that needs a mapping) a struct field name of the table.
     fn is_taken(&self, name: &str, key: &str) -> bool {
         PARTITION_KEYS.contains(&name)
+            || GLUE_PARTITION_KEYS.contains(&name)
             || self.columns.iter().any(|c| c.name == name)
             || (name != key
                 && self

@@ -95,7 +95,7 @@ impl Keeper {
     fn glue_settings(&self, bucket: &str) -> GlueSettings {
         GlueSettings {
             location: format!("s3://{bucket}/{}", self.settings.table_prefix),
-            projection_years: self.settings.projection_years.clone(),
+            projection_start_year: self.settings.projection_start_year,
         }
     }
 

@@ -11,8 +11,8 @@ pub struct KeeperSettings {
     /// The lake's prefix in its bucket, empty or ending in `/` (`TABLE_PREFIX`, the stacks'
     /// `TablePrefix`).
     pub table_prefix: String,
-    /// Partition projection's years (`PROJECTION_START_YEAR`, `PROJECTION_END_YEAR`).
-    pub projection_years: std::ops::RangeInclusive<u16>,
+    /// Partition projection lists hours from this year's start to now (`PROJECTION_START_YEAR`).
+    pub projection_start_year: u16,
     /// The transformation's settings (`METADATA_PREFIX` names the metadata columns).
     pub config: Config,
 }
@@ -90,19 +90,11 @@ impl KeeperSettings {
                     expected: YEAR,
                 })
         };
-        let start = year("PROJECTION_START_YEAR")?;
-        let end = year("PROJECTION_END_YEAR")?;
-        if end < start {
-            return Err(SettingsError::Invalid {
-                variable: "PROJECTION_END_YEAR",
-                value: end.to_string(),
-                expected: "a year not before PROJECTION_START_YEAR",
-            });
-        }
+        let projection_start_year = year("PROJECTION_START_YEAR")?;
         Ok(KeeperSettings {
             database,
             table_prefix,
-            projection_years: start..=end,
+            projection_start_year,
             config: Config::from_lookup(&lookup)?,
         })
     }
@@ -121,11 +113,10 @@ mod tests {
         KeeperSettings::from_lookup(|name| map.get(name).cloned())
     }
 
-    const GOOD: [(&str, &str); 4] = [
+    const GOOD: [(&str, &str); 3] = [
         ("GLUE_DATABASE", "ddb_lake"),
         ("TABLE_PREFIX", "lake/"),
         ("PROJECTION_START_YEAR", "2025"),
-        ("PROJECTION_END_YEAR", "2035"),
     ];
 
     #[test]
@@ -133,7 +124,7 @@ mod tests {
         let s = settings(&GOOD).unwrap();
         assert_eq!(s.database, "ddb_lake");
         assert_eq!(s.table_prefix, "lake/");
-        assert_eq!(s.projection_years, 2025..=2035);
+        assert_eq!(s.projection_start_year, 2025);
         assert_eq!(s.config.metadata_prefix, "_");
     }
 
@@ -145,7 +136,7 @@ mod tests {
             ("TABLE_PREFIX", "lake"),
             ("TABLE_PREFIX", "/lake/"),
             ("PROJECTION_START_YEAR", "25"),
-            ("PROJECTION_END_YEAR", "2024"),
+            ("PROJECTION_START_YEAR", "2200"),
             ("METADATA_PREFIX", ""),
         ] {
             let mut pairs = GOOD.to_vec();

@@ -45,12 +45,10 @@ pub struct SchemaArgs {
     /// Print only this source table's definition (a TableInput object, not a list).
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
-    /// First year of partition projection (widened to the lake's earliest year).
+    /// First year of partition projection, which lists every hour from its start to now (the
+    /// stacks' ProjectionStartYear; moved back to the lake's earliest year).
     #[arg(long, default_value_t = 2025, value_name = "YEAR")]
     pub projection_start_year: u16,
-    /// Last year of partition projection (widened to the lake's latest year).
-    #[arg(long, default_value_t = 2035, value_name = "YEAR")]
-    pub projection_end_year: u16,
     /// Print each table's current-state view instead, as Athena SQL (`CREATE OR REPLACE VIEW`),
     /// for the tables whose key schema the lake holds (`<PREFIX>_key_schemas/<table>.json`).
     #[arg(long)]
@@ -76,8 +74,8 @@ pub enum SchemaError {
     UnknownTable { name: String, known: String },
     #[error("invalid --location {0:?}: give s3://<bucket>/<prefix>/, ending in '/'")]
     Location(String),
-    #[error("--projection-start-year {0} is after --projection-end-year {1}")]
-    Years(u16, u16),
+    #[error("--projection-start-year {0}: give a year from 2000 to 2199")]
+    Year(u16),
     #[error("cannot make a temporary lake")]
     TempLake(#[source] std::io::Error),
     #[error(transparent)]
@@ -115,11 +113,8 @@ pub fn schema(args: &SchemaArgs) -> Result<SchemaOutput, SchemaError> {
         Some(l) => return Err(SchemaError::Location(l.clone())),
         None => format!("s3://{PLACEHOLDER_BUCKET}/{}", args.table_prefix),
     };
-    if args.projection_start_year > args.projection_end_year {
-        return Err(SchemaError::Years(
-            args.projection_start_year,
-            args.projection_end_year,
-        ));
+    if !(2000..2200).contains(&args.projection_start_year) {
+        return Err(SchemaError::Year(args.projection_start_year));
     }
     let mut warnings = Vec::new();
     let mut reader = LakeReader::new(&config);
@@ -177,13 +172,15 @@ pub fn schema(args: &SchemaArgs) -> Result<SchemaOutput, SchemaError> {
         };
         return Err(SchemaError::NoRows(what));
     }
-    let mut years = args.projection_start_year..=args.projection_end_year;
-    if let (Some(first), Some(last)) = (reader.years.first(), reader.years.last()) {
-        years = (*years.start()).min(*first)..=(*years.end()).max(*last);
-    }
+    let start_year = reader
+        .years
+        .first()
+        .map_or(args.projection_start_year, |first| {
+            args.projection_start_year.min(*first)
+        });
     let glue = GlueSettings {
         location,
-        projection_years: years,
+        projection_start_year: start_year,
     };
     let mut inputs = reader.catalog.table_inputs(&glue);
     for (schema, input) in reader.catalog.tables().zip(inputs.iter_mut()) {

@@ -35,7 +35,6 @@ fn settings() -> KeeperSettings {
             "GLUE_DATABASE" => Some(DATABASE),
             "TABLE_PREFIX" => Some("lake/"),
             "PROJECTION_START_YEAR" => Some("2025"),
-            "PROJECTION_END_YEAR" => Some("2035"),
             _ => None,
         }
         .map(str::to_owned)
@@ -460,7 +459,6 @@ fn the_keeper_binary_keeps_tables_from_notifications_through_the_runtime_api() {
         .env("GLUE_DATABASE", DATABASE)
         .env("TABLE_PREFIX", "lake/")
         .env("PROJECTION_START_YEAR", "2025")
-        .env("PROJECTION_END_YEAR", "2035")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = command.spawn().unwrap();
@@ -500,7 +498,6 @@ fn a_bad_setting_stops_the_keeper_naming_it() {
         .env("GLUE_DATABASE", "Bad-Name")
         .env("TABLE_PREFIX", "lake/")
         .env("PROJECTION_START_YEAR", "2025")
-        .env("PROJECTION_END_YEAR", "2035")
         .output()
         .unwrap();
     assert!(!output.status.success());

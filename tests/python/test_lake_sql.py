@@ -187,10 +187,10 @@ def test_example_queries(lake, binary):
              "total": Decimal("129.9"), "_is_deleted": False},
         ],
         "ttl_expirations_per_day.sql": [
-            {"year": "2025", "month": "11", "day": "20", "expired_items": 1},
+            {"day": "2025-11-20", "expired_items": 1},
         ],
         "changes_per_hour.sql": [
-            {"table": "orders", "year": "2025", "month": "11", "day": "20", "hour": h,
+            {"table": "orders", "datehour": f"year=2025/month=11/day=20/hour={h}",
              "_event_name": e, "changes": n}
             for h, e, n in [("08", "INSERT", 5), ("09", "INSERT", 1), ("10", "INSERT", 1),
                             ("10", "MODIFY", 1), ("10", "REMOVE", 3)]
@@ -229,21 +229,27 @@ def test_the_local_layout_is_the_stacks_layout(lake, binary, template):
 
 def test_definitions_read_where_the_stacks_write(lake, binary, template):
     """The Glue table of a source table reads the layout the stacks' Firehose writes, under the
-    stacks' TablePrefix, with their projection years (the schema keeper's settings); plus the
+    stacks' TablePrefix, from their projection start (the schema keeper's settings); plus the
     case-sensitive key matching every table needs. No template declares a Glue table any more."""
     names = defaults(template)
     out = run(binary, "schema", "--lake", lake, "--table", names["TableName"],
               "--location", "s3://bucket/" + names["TablePrefix"],
-              "--projection-start-year", names["ProjectionStartYear"],
-              "--projection-end-year", names["ProjectionEndYear"])
+              "--projection-start-year", names["ProjectionStartYear"])
     ours = json.loads(out)
     prefix = sub(resource(template, "AWS::KinesisFirehose::DeliveryStream")["ExtendedS3DestinationConfiguration"]["Prefix"], names)
     parameters = ours["Parameters"]
     assert parameters["projection.enabled"] == "true"
-    assert parameters["storage.location.template"] == "s3://bucket/" + prefix.replace("!{partitionKeyFromLambda:", "${")
-    assert parameters["projection.year.range"] == f"{names['ProjectionStartYear']},{names['ProjectionEndYear']}"
+    # One hour's folder, as Firehose names it and as Athena finds it through the template.
+    hour = {"table": "orders", "year": "2025", "month": "11", "day": "20", "hour": "09"}
+    firehose = "s3://bucket/" + re.sub(r"!\{partitionKeyFromLambda:(\w+)\}", lambda m: hour[m.group(1)], prefix)
+    athena_location = (parameters["storage.location.template"].replace("${table}", "orders")
+                       .replace("${datehour}", "year=2025/month=11/day=20/hour=09"))
+    assert athena_location == firehose
+    assert parameters["projection.datehour.type"] == "date"
+    assert parameters["projection.datehour.range"] == \
+        f"year={names['ProjectionStartYear']}/month=01/day=01/hour=00,NOW"
     assert ours["TableType"] == "EXTERNAL_TABLE"
-    assert ours["PartitionKeys"] == [{"Name": k, "Type": "string"} for k in ("table", "year", "month", "day", "hour")]
+    assert ours["PartitionKeys"] == [{"Name": k, "Type": "string"} for k in ("table", "datehour")]
     sd = ours["StorageDescriptor"]
     assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
     assert sd["OutputFormat"] == "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
