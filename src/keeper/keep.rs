@@ -348,9 +348,14 @@ impl Keeper {
 }
 
 /// The generated definition, keeping what others set on the table and the generation does not
-/// (the key attributes, a user's own parameters).
+/// (the key attributes, a user's own parameters). Partition projection is the generation's
+/// alone: a table made by an earlier version (projected by `year`/`month`/`day`/`hour`) loses
+/// those keys' settings with the keys themselves.
 fn carried_over(mut input: TableInput, current: &Versioned) -> TableInput {
     for (k, v) in &current.table.parameters {
+        if k.starts_with("projection.") {
+            continue;
+        }
         input
             .parameters
             .entry(k.clone())
@@ -420,6 +425,26 @@ mod tests {
                 "decimal(20,1)".to_owned()
             )]
         );
+    }
+
+    #[test]
+    fn a_users_parameters_stay_and_old_projection_settings_go() {
+        let mut schema = TableSchema::new("t", "_");
+        schema.observe_row(br#"{"a":1}"#).unwrap();
+        let settings = GlueSettings::new("s3://b/lake/");
+        let mut old = table_input(&schema, "t_changes", &settings);
+        old.parameters
+            .insert("projection.year.type".to_owned(), "integer".to_owned());
+        old.parameters
+            .insert("owner".to_owned(), "data-team".to_owned());
+        let current = Versioned {
+            table: old,
+            version_id: Some("3".to_owned()),
+        };
+        let new = carried_over(table_input(&schema, "t_changes", &settings), &current);
+        assert_eq!(new.parameters["owner"], "data-team");
+        assert!(!new.parameters.contains_key("projection.year.type"));
+        assert_eq!(new.parameters["projection.datehour.type"], "date");
     }
 
     #[test]
