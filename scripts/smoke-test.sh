@@ -4,8 +4,9 @@
 #      that stays);
 #   2. waits until Firehose has written the rows to S3, decodes them and checks the flattened
 #      columns (scripts/smoke_check.py, boto3);
-#   3. runs Athena: the change rows of the test orders, then the current-state view (both made by
-#      the schema keeper).
+#   3. runs Athena: the change rows of the test orders, filtered by partition (datehour), with a
+#      number column (total) checked exactly, then the current-state view (both made by the
+#      schema keeper).
 # Exits non-zero with a message saying what did not arrive or did not match.
 #
 #   scripts/smoke-test.sh --stack NAME                                   # single account
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
         --region) region="$2"; shift 2 ;;
         --timeout) timeout="$2"; shift 2 ;;
         --keep) keep=true; shift ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 64 ;;
     esac
 done
@@ -135,12 +136,31 @@ for row in json.load(sys.stdin)["ResultSet"]["Rows"][1:]:
     print("\t".join(cell.get("VarCharValue", "") for cell in row["Data"]))'
 }
 
-year=${since:0:4} month=${since:5:2}
-changes=$(athena "SELECT \"$sk_name\", _event_name, status FROM \"$database\".\"$glue_table\"
-    WHERE \"table\" = '$table' AND year = '$year' AND month = '$month' AND \"$pk_name\" = '$pk'
+# The keeper's partition columns are "table" and "datehour" ('year=YYYY/month=MM/day=DD/hour=HH',
+# projected by date): a range from 3 hours before the changes keeps Athena to a few partitions.
+from_hour=$("${PYTHON:-python3}" -c '
+import datetime as dt, sys
+t = dt.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%SZ") - dt.timedelta(hours=3)
+print(t.strftime("year=%Y/month=%m/day=%d/hour=%H"))' "$since")
+# total is a number column (decimal, the keeper's type for these values): read back as text and
+# compared as exact decimals, not only the strings.
+changes=$(athena "SELECT \"$sk_name\", _event_name, status, CAST(total AS varchar) FROM \"$database\".\"$glue_table\"
+    WHERE \"table\" = '$table' AND \"datehour\" >= '$from_hour' AND \"$pk_name\" = '$pk'
     ORDER BY _event_time")
 echo "$changes"
 [ "$(printf '%s\n' "$changes" | grep -c .)" -ge 5 ] || fail "Athena sees $(printf '%s\n' "$changes" | grep -c .) change rows for $pk, expected 5"
+printf '%s\n' "$changes" | "${PYTHON:-python3}" -c '
+import sys
+from decimal import Decimal
+expected = {("order#1", "INSERT"): Decimal(sys.argv[1]), ("order#2", "INSERT"): Decimal("1.5")}
+seen = {}
+for line in sys.stdin.read().splitlines():
+    sk, event, _status, total = (line.split("\t") + ["", "", "", ""])[:4]
+    if (sk, event) in expected:
+        seen[(sk, event)] = Decimal(total) if total else None
+if seen != expected:
+    sys.exit(f"number column total through Athena: expected {expected}, got {seen}")' "$total" \
+    || fail "Athena's total (a number column) is not the exact value written"
 
 current=$(athena "SELECT \"$sk_name\", status FROM \"$database\".\"${glue_table}_current\" WHERE \"$pk_name\" = '$pk'")
 echo "current state: $current"

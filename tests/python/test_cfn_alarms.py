@@ -11,13 +11,18 @@ stacks), one more watches the schema keeper's failed invocations.
 """
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cfn_variants import resolve  # noqa: E402
+
 METRICS_RS = ROOT / "src" / "telemetry" / "metrics.rs"
 ALARM = "AWS::CloudWatch::Alarm"
 
@@ -169,17 +174,96 @@ def test_errors_alarm_watches_the_schema_keeper(t):
 def test_every_alarm_ignores_quiet_periods_and_notifies_the_optional_topic(t):
     alarms = resources(t, ALARM)
     conditional = {n: a["Condition"] for n, a in alarms.items() if "Condition" in a}
-    # Transform: ProcessingFailed, Errors, freshness; the schema keeper's Errors where the lake is.
-    always = (3 if t is not CONSUMER else 0) + (1 if t is not PRODUCER else 0)
+    # Transform: ProcessingFailed, Errors, freshness, delivery success, Firehose throttling; the
+    # schema keeper's Errors where the lake is.
+    always = (5 if t is not CONSUMER else 0) + (1 if t is not PRODUCER else 0)
     assert len(alarms) - len(conditional) == always
     if t is not CONSUMER:
-        assert conditional == {"PipeFailuresAlarm": "DynamoDBStreamsSource", "DeadLetterQueueAlarm": "DynamoDBStreamsSource"}
+        assert conditional == {"PipeFailuresAlarm": "DynamoDBStreamsSource", "DeadLetterQueueAlarm": "DynamoDBStreamsSource",
+                               "ReplicationAgeAlarm": "KinesisSource", "ReplicationFailedAlarm": "KinesisSource",
+                               "ReplicationThrottledAlarm": "KinesisSource", "StreamReaderAgeAlarm": "KinesisSource"}
     notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
     for name, alarm in alarms.items():
         props = alarm["Properties"]
-        assert props["TreatMissingData"] == "notBreaching", name
+        # The stream's reader polls even a quiet stream: no data there means nobody reads it.
+        expected = "breaching" if name == "StreamReaderAgeAlarm" else "notBreaching"
+        assert props["TreatMissingData"] == expected, name
         assert props["AlarmActions"] == notify and props["OKActions"] == notify, name
     assert t["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+
+
+# ------------------------------------------------------------------ every hop
+
+REPLICATION = {"ReplicationAgeAlarm": ("MAX", "AgeOfOldestUnreplicatedRecord"),
+               "ReplicationFailedAlarm": ("SUM", "FailedToReplicateRecordCount"),
+               "ReplicationThrottledAlarm": ("SUM", "ThrottledPutRecordCount")}
+
+
+@WITH_LAMBDA
+@pytest.mark.parametrize("tables,expected", [("", "TableName = 'orders'"),
+                                             ("orders,devices", "TableName = 'orders' OR TableName = 'devices'")])
+def test_replication_alarms_cover_every_table_of_the_stack(t, tables, expected):
+    # One Metrics Insights query over AWS/DynamoDB names every table of the stack (the demo table or
+    # each of ExistingTableNames), whatever its DelegatedOperation dimension.
+    resolved = resolve(t, ExistingTableNames=tables)["Resources"]
+    for name, (function, metric) in REPLICATION.items():
+        (query,) = resolved[name]["Properties"]["Metrics"]
+        template, variables = query["Expression"]["Fn::Sub"]
+        joined = variables["Tables"]
+        text = ("orders" if joined == {"Ref": "SourceTable"}
+                else joined["Fn::Join"][0].join(tables.split(",")))
+        sql = template.replace("${Tables}", text)
+        assert sql == f'SELECT {function}({metric}) FROM "AWS/DynamoDB" WHERE {expected}', name
+        assert query["Period"] == 300 and query["ReturnData"] is True
+
+
+@WITH_LAMBDA
+@pytest.mark.parametrize("hours", [24, 168])
+def test_stream_reader_alarm_fires_with_half_the_retention_to_spare(t, hours):
+    props = t["Resources"]["StreamReaderAgeAlarm"]["Properties"]
+    age, ratio = props["Metrics"]
+    assert age["MetricStat"]["Metric"] == {"Namespace": "AWS/Kinesis", "MetricName": "GetRecords.IteratorAgeMilliseconds",
+                                           "Dimensions": [{"Name": "StreamName", "Value": {"Ref": "ChangeStream"}}]}
+    assert age["MetricStat"]["Stat"] == "Maximum"
+    expression = ratio["Expression"]["Fn::Sub"].replace("${StreamRetentionHours}", str(hours))
+    # The alarm compares the expression with its threshold: evaluate it at the ages around half.
+    fires = lambda age_ms: eval(expression, {"age": age_ms}) > props["Threshold"]  # noqa: E731
+    half = hours * 3600000 / 2
+    assert not fires(half - 60000) and fires(half + 60000)
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert "StreamRetentionHours" in t["Parameters"]
+
+
+@WITH_LAMBDA
+def test_firehose_delivery_and_throttling_are_watched(t):
+    success = t["Resources"]["DeliverySuccessAlarm"]["Properties"]
+    assert (success["Namespace"], success["MetricName"], success["Statistic"]) == ("AWS/Firehose", "DeliveryToS3.Success", "Average")
+    assert success["ComparisonOperator"] == "LessThanThreshold" and success["Threshold"] == 1
+    throttled = t["Resources"]["FirehoseThrottledAlarm"]["Properties"]
+    assert throttled["MetricName"] == {"Fn::If": ["KinesisSource", "ThrottledGetRecords", "ThrottledRecords"]}
+    for props in (success, throttled):
+        assert props["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": {"Ref": "DeliveryStream"}}]
+
+
+@WITH_LAMBDA
+@pytest.mark.parametrize("source", ["KinesisDataStreams", "DynamoDBStreams"])
+def test_the_dashboard_is_valid_json_and_shows_every_alarm(t, source):
+    resolved = resolve(t, ChangeSource=source)["Resources"]
+    pieces = resolved["PipelineDashboard"]["Properties"]["DashboardBody"]["Fn::Join"][1]
+    text = ""
+    for piece in pieces:
+        if isinstance(piece, str):
+            text += piece
+        else:
+            sub = piece["Fn::Sub"]
+            text += re.sub(r"\$\{[^}]+\}", "x", sub[0] if isinstance(sub, list) else sub)
+    body = json.loads(text)
+    (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    alarm_refs = {piece for piece in re.findall(r"\$\{(\w+)\.Arn\}", json.dumps(pieces))}
+    assert {n for n, r in resolved.items() if r["Type"] == ALARM} <= alarm_refs
+    titles = [w["properties"]["title"] for w in body["widgets"] if w["type"] == "metric"]
+    assert [title[0] for title in titles] == sorted(title[0] for title in titles), "widgets go hop by hop"
+    assert len(alarm_widget["properties"]["alarms"]) >= 7
 
 
 @ALL

@@ -189,19 +189,26 @@ def test_the_pipe_role_may_do_exactly_its_job(t, key):
 
 @STACKS
 def test_the_key_admits_the_pipe_only_with_that_source(t, key):
+    # By the role's IAM path in an aws:PrincipalArn condition, not by the role as principal.
+    path = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/ddb-lake/${AWS::Region}/${AWS::StackName}/pipe/*"
+
     def pipe_statements(source):
         policy = resolve(t, ChangeSource=source)["Resources"][key]["Properties"]["KeyPolicy"]
-        return {s["Sid"]: s for s in policy["Statement"] if s["Principal"] == {"AWS": {"Fn::GetAtt": ["PipeRole", "Arn"]}}}
+        return {s["Sid"]: s for s in policy["Statement"]
+                if s.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn") == {"Fn::Sub": path}}
 
     assert pipe_statements("KinesisDataStreams") == {}
-    statements = pipe_statements("DynamoDBStreams")
-    assert statements["PipeReadsTableStream"]["Action"] == "kms:Decrypt"
-    assert statements["PipeWritesDeadLetterQueue"]["Condition"] == {
-        "StringEquals": {"kms:ViaService": {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}}}
-    # Creating the encrypted Direct PUT stream: Firehose makes a grant in the deployer's name.
-    (use,) = [s for s in resolve(t, ChangeSource="DynamoDBStreams")["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]
-              if "kms:CreateGrant" in s["Action"]]
-    assert {"Fn::Sub": "firehose.${AWS::Region}.amazonaws.com"} in use["Condition"]["StringEquals"]["kms:ViaService"]
+    (statement,) = pipe_statements("DynamoDBStreams").values()
+    assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert resolve(t, ChangeSource="DynamoDBStreams")["Resources"]["PipeRole"]["Properties"]["Path"] == {
+        "Fn::Sub": "/ddb-lake/${AWS::Region}/${AWS::StackName}/pipe/"}
+    # Creating the encrypted Direct PUT stream: Firehose makes a grant in the deployer's name, for
+    # an AWS resource only.
+    (grant,) = [s for s in resolve(t, ChangeSource="DynamoDBStreams")["Resources"][key]["Properties"]["KeyPolicy"]["Statement"]
+                if "kms:CreateGrant" in s["Action"]]
+    assert {"Fn::Sub": "firehose.${AWS::Region}.amazonaws.com"} in grant["Condition"]["StringEquals"]["kms:ViaService"]
+    assert grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
 
 
 @STACKS

@@ -116,7 +116,7 @@ def test_the_schema_keeper_reads_the_firehose_layout(template, resource, keeper)
     env = keeper["Environment"]["Variables"]
     assert env["TABLE_PREFIX"] == {"Ref": "TablePrefix"}
     assert env["PROJECTION_START_YEAR"] == {"Ref": "ProjectionStartYear"}
-    assert env["PROJECTION_END_YEAR"] == {"Ref": "ProjectionEndYear"}
+    assert "PROJECTION_END_YEAR" not in env  # the projection ends at NOW
     # Every object Firehose writes (and every key-schema object) under the prefix invokes it.
     (event,) = [e["Properties"] for e in keeper["Events"].values() if e["Type"] == "S3"]
     assert event["Events"] == "s3:ObjectCreated:*"

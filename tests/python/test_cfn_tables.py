@@ -131,19 +131,19 @@ def test_the_attachment_role_may_do_exactly_its_job(t, source, tables):
 # ------------------------------------------------------------------ cross-account: the producer's attachment
 
 def test_the_consumer_admits_the_producers_attachment_role_for_key_schemas_only():
-    role = {"ArnEquals": {"aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProducerAccountId}:role/${ProducerFirehoseRoleName}-tables"}}}
+    role = {"ArnLike": {"aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProducerAccountId}:role/ddb-lake/${AWS::Region}/${ProducerStackName}/tables/*"}}}
     producer_root = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ProducerAccountId}:root"}}
     bucket = CONSUMER["Resources"]["LakeBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    (put,) = [s for s in bucket if s.get("Condition", {}).get("ArnEquals") == role["ArnEquals"]]
+    (put,) = [s for s in bucket if s.get("Condition", {}).get("ArnLike") == role["ArnLike"]]
     assert put == {"Sid": "ProducerTablesWriteKeySchemas", "Effect": "Allow", "Principal": producer_root,
                    "Action": "s3:PutObject", "Resource": {"Fn::Sub": "${LakeBucket.Arn}/${TablePrefix}_key_schemas/*"},
                    "Condition": role}
     key = CONSUMER["Resources"]["LakeKey"]["Properties"]["KeyPolicy"]["Statement"]
-    (encrypt,) = [s for s in key if s.get("Condition", {}).get("ArnEquals") == role["ArnEquals"]]
+    (encrypt,) = [s for s in key if s.get("Condition", {}).get("ArnLike") == role["ArnLike"]]
     assert encrypt["Principal"] == producer_root and encrypt["Action"] == "kms:GenerateDataKey"
     assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
-    # The producer names its attachment role that way, and writes where the consumer admits it.
-    assert PRODUCER["Resources"]["TableAttachRole"]["Properties"]["RoleName"] == {"Fn::Sub": "${FirehoseRoleName}-tables"}
+    # The producer puts its attachment role under that path, and writes where the consumer admits it.
+    assert PRODUCER["Resources"]["TableAttachRole"]["Properties"]["Path"] == {"Fn::Sub": "/ddb-lake/${AWS::Region}/${AWS::StackName}/tables/"}
 
 
 # ------------------------------------------------------------------ the schema keeper
@@ -154,7 +154,7 @@ def test_the_schema_keeper_is_told_the_catalog_and_invoked_by_the_bucket(t):
     assert keeper["CodeUri"] == "../target/lambda/schema-keeper.zip"
     assert keeper["Environment"]["Variables"] == {
         "GLUE_DATABASE": {"Ref": "GlueDatabase"}, "TABLE_PREFIX": {"Ref": "TablePrefix"},
-        "PROJECTION_START_YEAR": {"Ref": "ProjectionStartYear"}, "PROJECTION_END_YEAR": {"Ref": "ProjectionEndYear"}}
+        "PROJECTION_START_YEAR": {"Ref": "ProjectionStartYear"}}
     (event,) = keeper["Events"].values()
     assert event == {"Type": "S3", "Properties": {
         "Bucket": {"Ref": "LakeBucket"}, "Events": "s3:ObjectCreated:*",

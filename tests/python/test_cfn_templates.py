@@ -25,7 +25,7 @@ def default(t: dict, parameter: str):
 
 
 @pytest.mark.parametrize("parameter", ["TablePrefix", "ErrorPrefix", "GlueDatabaseName", "ProjectionStartYear",
-                                       "ProjectionEndYear", "LambdaArchitecture", "LogRetentionDays"])
+                                       "LambdaArchitecture", "LogRetentionDays"])
 def test_shared_parameters_are_the_same(parameter):
     # Same values allowed and the same default (descriptions may say which stack's value to copy).
     present = [{k: v for k, v in t["Parameters"][parameter].items() if k != "Description"}
@@ -41,14 +41,62 @@ def test_table_parameters_are_the_same_where_tables_are(parameter):
 
 
 def test_consumer_admits_the_roles_the_producer_creates():
-    assert default(CONSUMER, "ProducerFirehoseRoleName") == default(PRODUCER, "FirehoseRoleName")
-    # Both patterns leave room for the attachment's "-tables" within IAM's 64 characters.
-    assert (CONSUMER["Parameters"]["ProducerFirehoseRoleName"]["AllowedPattern"]
-            == PRODUCER["Parameters"]["FirehoseRoleName"]["AllowedPattern"] == "^[a-zA-Z0-9+=,.@_-]{1,57}$")
-    role = PRODUCER["Resources"]["FirehoseRole"]["Properties"]
-    assert role["RoleName"] == {"Ref": "FirehoseRoleName"}
-    attach_role = PRODUCER["Resources"]["TableAttachRole"]["Properties"]
-    assert attach_role["RoleName"] == {"Fn::Sub": "${FirehoseRoleName}-tables"}
+    # No fixed role name (IAM is global: two producers, or one in two regions, would collide): the
+    # producer's roles sit under a path naming region and stack, which the consumer admits.
+    for logical, purpose in [("FirehoseRole", "firehose"), ("TableAttachRole", "tables")]:
+        role = PRODUCER["Resources"][logical]["Properties"]
+        assert "RoleName" not in role
+        assert role["Path"] == {"Fn::Sub": f"/ddb-lake/${{AWS::Region}}/${{AWS::StackName}}/{purpose}/"}
+        pattern = f"arn:${{AWS::Partition}}:iam::${{ProducerAccountId}}:role/ddb-lake/${{AWS::Region}}/${{ProducerStackName}}/{purpose}/*"
+        text = str(CONSUMER["Resources"]["LakeBucketPolicy"]) + str(CONSUMER["Resources"]["LakeKey"])
+        assert pattern in text, purpose
+    assert "ProducerStackName" in CONSUMER["Parameters"] and "FirehoseRoleName" not in PRODUCER["Parameters"]
+
+
+@pytest.mark.parametrize("t", [SINGLE, PRODUCER, CONSUMER], ids=["single", "producer", "consumer"])
+def test_no_iam_role_has_a_fixed_name(t):
+    roles = {n: r for n, r in t["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    assert roles and all("RoleName" not in r["Properties"] for r in roles.values())
+
+
+@pytest.mark.parametrize("t", [SINGLE, CONSUMER], ids=["single", "consumer"])
+def test_the_glue_database_is_named_after_the_stack_by_default(t):
+    assert t["Parameters"]["GlueDatabaseName"]["Default"] == ""
+    name = t["Resources"]["GlueDatabase"]["Properties"]["DatabaseInput"]["Name"]
+    condition, derived, given = name["Fn::If"]
+    assert t["Conditions"][condition] == {"Fn::Equals": [{"Ref": "GlueDatabaseName"}, ""]}
+    assert derived == {"Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}]}
+    assert given == {"Ref": "GlueDatabaseName"}
+    # What CloudFormation makes of a stack name: Glue's [a-z0-9_] for a lower-case one.
+    assert "_".join("ddb-lake-prod-2".split("-")) == "ddb_lake_prod_2"
+
+
+@pytest.mark.parametrize("t", [SINGLE, PRODUCER, CONSUMER], ids=["single", "producer", "consumer"])
+def test_data_outlives_the_stack_but_not_a_failed_create(t):
+    stores = {n: r for n, r in t["Resources"].items()
+              if r["Type"] in ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::DynamoDB::Table")}
+    assert stores
+    for name, resource in stores.items():
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate", name
+        assert resource["UpdateReplacePolicy"] == "Retain", name
+    if "TableDeletionProtection" in t["Parameters"]:
+        assert t["Parameters"]["TableDeletionProtection"]["Default"] == "false"
+
+
+@pytest.mark.parametrize("t", [SINGLE, PRODUCER], ids=["single", "producer"])
+def test_vpc_cleanup_permissions_do_not_depend_on_the_vpc(t):
+    statements = t["Resources"]["TransformRolePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    plain = [s for s in statements if "Effect" in s]
+    actions = {a for s in plain for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert {"ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses", "ec2:DescribeNetworkInterfaces"} <= actions
+    # The subnets and security groups are deleted before the policy.
+    for name in ("PrivateSubnetA", "PrivateSubnetB", "LambdaSecurityGroup"):
+        assert t["Resources"][name]["DependsOn"] == "TransformRolePolicy", name
+
+
+@pytest.mark.parametrize("t", [SINGLE, PRODUCER], ids=["single", "producer"])
+def test_backup_raw_records_says_it_cannot_be_turned_off(t):
+    assert "cannot turn source-record backup off" in " ".join(t["Parameters"]["BackupRawRecords"]["Description"].split())
 
 
 def functions(t: dict) -> dict[str, dict]:

@@ -110,9 +110,17 @@ elif service == "athena":
                     latest[c["sk"]] = c
             rows = [[c["sk"], c.get("status")] for c in latest.values() if not c["_is_deleted"]]
         else:
-            rows = [[c["sk"], c["_event_name"], c.get("status")] for c in state["changes"] if c["pk"] == pk]
+            # Athena's own behaviour, played: a partition filter on the keeper's datehour column
+            # (a range reaching back at most a day here), and total read back as decimal(26,6) text.
+            bound = re.search(r"\"datehour\" >= 'year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})'", sql)
+            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            start = dt.datetime(*map(int, bound.groups())) if bound else None
+            in_range = start is not None and now - dt.timedelta(days=1) <= start <= now
+            text = lambda n: None if n is None else f"{Decimal(str(n)):.6f}"
+            rows = [[c["sk"], c["_event_name"], c.get("status"), text(c.get("total"))]
+                    for c in state["changes"] if c["pk"] == pk and in_range]
         cells = lambda r: {"Data": [{"VarCharValue": v} if v is not None else {} for v in r]}
-        print(json.dumps({"ResultSet": {"Rows": [cells(["h"] * 3)] + [cells(r) for r in rows]}}))
+        print(json.dumps({"ResultSet": {"Rows": [cells(["h"] * 4)] + [cells(r) for r in rows]}}))
 else:
     sys.exit(f"fake aws: unexpected call {args}")
 json.dump(state, open(STATE, "w"))
@@ -176,3 +184,29 @@ def test_smoke_test_fails_clearly_when_rows_do_not_arrive(fake_aws):
     assert result.returncode != 0
     assert "timed out after 1 s waiting for 5 of 5 rows" in result.stderr
     assert "SMOKE TEST FAILED: the rows of pk=smoke-" in result.stderr
+
+
+def test_smoke_test_fails_when_athena_reads_the_number_column_wrong(fake_aws):
+    # Athena returning total through a double (12345678901234567168 instead of the exact decimal).
+    aws = fake_aws / "bin" / "aws"
+    aws.write_text(aws.read_text().replace('f"{Decimal(str(n)):.6f}"', 'f"{float(n):.6f}"'))
+    result = run_smoke("--stack", "lake", "--timeout", "5")
+    assert result.returncode != 0
+    assert "number column total through Athena" in result.stderr
+
+
+def test_smoke_test_fails_without_a_partition_filter(fake_aws, tmp_path):
+    # Without a datehour range the fake Athena finds no rows (it plays a query that must filter).
+    text = (ROOT / "scripts" / "smoke-test.sh").read_text()
+    unfiltered = text.replace("AND \\\"datehour\\\" >= '$from_hour' ", "")
+    assert unfiltered != text
+    # A copy beside the checker it calls (the script runs from its repository's root).
+    scripts = tmp_path / "repo" / "scripts"
+    scripts.mkdir(parents=True)
+    (scripts / "smoke_check.py").write_text((ROOT / "scripts" / "smoke_check.py").read_text())
+    script = scripts / "smoke-test.sh"
+    script.write_text(unfiltered)
+    script.chmod(0o755)
+    result = subprocess.run([str(script), "--stack", "lake", "--timeout", "5"], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Athena sees 0 change rows" in result.stderr
