@@ -287,15 +287,22 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
         let has_sequence_number = dynamodb
             .as_ref()
             .is_some_and(|d: &StreamRecord| d.sequence_number.is_some());
-        let (format, table_name) = match (table_name, event_source_arn) {
-            (Some(Text(name)), _) => (Format::KinesisDataStreams, name),
-            (None, Some(arn)) if has_sequence_number => {
-                let table = crate::arn::dynamodb_table_span(&arn)
-                    .map_or(Cow::Borrowed(""), |range| sub_cow(arn, range));
-                (Format::DynamoDbStreams, table)
-            }
-            (None, _) => return Err(de::Error::missing_field("tableName")),
-        };
+        let (format, table_name) =
+            match (table_name, event_source_arn) {
+                (Some(Text(name)), _) => (Format::KinesisDataStreams, name),
+                (None, Some(arn)) if has_sequence_number => {
+                    let table = crate::arn::dynamodb_table_span(&arn)
+                        .map_or(Cow::Borrowed(""), |range| sub_cow(arn, range));
+                    (Format::DynamoDbStreams, table)
+                }
+                // The shape `aws dynamodbstreams get-records` prints: a stream record, but only a
+                // consumer (Lambda, a pipe) adds the ARN that names its table.
+                (None, None) if has_sequence_number => return Err(de::Error::custom(
+                    "a DynamoDB Streams record without `eventSourceARN`: nothing names its table \
+                     (records read with GetRecords lack it; add the stream's ARN to each)",
+                )),
+                (None, _) => return Err(de::Error::missing_field("tableName")),
+            };
         Ok(ChangeRecord {
             format,
             event_id,
@@ -603,10 +610,14 @@ mod tests {
             r#","eventSourceARN":"arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899""#,
             "",
         );
-        for bad in [no_sequence, no_arn] {
-            let err = ChangeRecord::parse(&bad, None).unwrap_err();
-            assert!(err.to_string().contains("tableName"), "{err}");
-        }
+        let err = ChangeRecord::parse(&no_sequence, None).unwrap_err();
+        assert!(err.to_string().contains("tableName"), "{err}");
+        // A record as GetRecords gives it is told what it lacks.
+        let err = ChangeRecord::parse(&no_arn, None).unwrap_err();
+        assert!(
+            err.to_string().contains("without `eventSourceARN`"),
+            "{err}"
+        );
     }
 
     #[test]
