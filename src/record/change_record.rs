@@ -287,22 +287,18 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
         let has_sequence_number = dynamodb
             .as_ref()
             .is_some_and(|d: &StreamRecord| d.sequence_number.is_some());
-        let (format, table_name) =
-            match (table_name, event_source_arn) {
-                (Some(Text(name)), _) => (Format::KinesisDataStreams, name),
-                (None, Some(arn)) if has_sequence_number => {
-                    let table = crate::arn::dynamodb_table_span(&arn)
-                        .map_or(Cow::Borrowed(""), |range| sub_cow(arn, range));
-                    (Format::DynamoDbStreams, table)
-                }
-                // The shape `aws dynamodbstreams get-records` prints: a stream record, but only a
-                // consumer (Lambda, a pipe) adds the ARN that names its table.
-                (None, None) if has_sequence_number => return Err(de::Error::custom(
-                    "a DynamoDB Streams record without `eventSourceARN`: nothing names its table \
-                     (records read with GetRecords lack it; add the stream's ARN to each)",
-                )),
-                (None, _) => return Err(de::Error::missing_field("tableName")),
-            };
+        let (format, table_name) = match (table_name, event_source_arn) {
+            (Some(Text(name)), _) => (Format::KinesisDataStreams, name),
+            (None, Some(arn)) if has_sequence_number => {
+                let table = crate::arn::dynamodb_table_span(&arn)
+                    .map_or(Cow::Borrowed(""), |range| sub_cow(arn, range));
+                (Format::DynamoDbStreams, table)
+            }
+            // The shape `aws dynamodbstreams get-records` prints: a stream record, but only a
+            // consumer (Lambda, a pipe) adds the ARN that names its table.
+            (None, None) if has_sequence_number => return Err(de::Error::custom(NO_STREAM_ARN)),
+            (None, _) => return Err(de::Error::missing_field("tableName")),
+        };
         Ok(ChangeRecord {
             format,
             event_id,
@@ -315,6 +311,11 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
         })
     }
 }
+
+/// Why a DynamoDB Streams record without `eventSourceARN` is not a change record. Quotes no
+/// record data, so its reason is logged whole ([`crate::record::error::describe_json_error`]).
+pub const NO_STREAM_ARN: &str = "a DynamoDB Streams record without `eventSourceARN`: nothing \
+    names its table (records read with GetRecords lack it; add the stream's ARN to each)";
 
 struct StreamRecordSeed<'e> {
     eager: Option<(&'e mut Flattener, &'e mut Vec<u8>)>,
