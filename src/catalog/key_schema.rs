@@ -63,10 +63,13 @@ impl KeySchema {
 
 impl KeySchema {
     /// The key schema a change record shows for `table`: its `dynamodb.Keys` attribute names
-    /// and types, in the order the record lists them, named `HASH` then `RANGE` (AWS's examples
-    /// list the partition key first; for the view only which attributes form the key matters).
-    /// `None` when the record has no readable `Keys`. Used where no `DescribeTable` is at hand
-    /// (`ddb-lake replay` on a laptop).
+    /// and types, in the order the record lists them, named `HASH` then `RANGE`. Which one is
+    /// the partition key is a guess: `Keys` is a JSON object, unordered, and AWS's own examples
+    /// list either first (the DynamoDB Streams tutorial's `BarkTable` record lists its sort key
+    /// `Timestamp` before its partition key `Username`). The view needs only which attributes
+    /// form the key, which `Keys` does say. `None` when the record has no readable `Keys`. Used
+    /// where no `DescribeTable` is at hand (`ddb-lake replay` on a laptop), and never over a key
+    /// schema the lake already has.
     pub fn from_change_record(table: &str, change_record: &[u8]) -> Option<KeySchema> {
         #[derive(Deserialize)]
         struct Change {

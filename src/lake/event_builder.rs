@@ -54,9 +54,17 @@ impl Peek<'_> {
     }
 
     /// When Firehose would see the record: a moment (250 ms) after its change time.
+    ///
+    /// A record the transformation will fail still arrives at a plausible time, which decides
+    /// its error partition: a record in neither format (a DynamoDB Streams record without its
+    /// `eventSourceARN`, as `aws dynamodbstreams get-records` prints it) or a Kinesis-format
+    /// record in the wrong unit has its unit told by magnitude, never read as milliseconds of
+    /// January 1970.
     fn arrival_ms(&self) -> Option<u64> {
         let text = self.dynamodb.as_ref()?.time?.get();
-        let change_ms = if self.is_dynamodb_streams() {
+        let seconds =
+            self.is_dynamodb_streams() || whole_number(text).map_or(true, |t| t < SECONDS_BELOW);
+        let change_ms = if seconds {
             let millis = EventTime::from_epoch_seconds(text).ok()?.timestamp_millis();
             u64::try_from(millis).ok()?
         } else {
@@ -71,6 +79,11 @@ impl Peek<'_> {
         change_ms.checked_add(250)
     }
 }
+
+/// Epoch values below this (10^11: as milliseconds 1973-03-03, as seconds the year 5138) are
+/// seconds when the record's format does not say: no change time the lake accepts
+/// (2000 … 2200) is below it in milliseconds or microseconds.
+const SECONDS_BELOW: u64 = 100_000_000_000;
 
 /// Firehose's arrival time for records whose change time cannot be read.
 const DEFAULT_ARRIVAL_MS: u64 = 1_700_000_000_000;
@@ -341,6 +354,29 @@ mod tests {
         assert_eq!(
             mixed["records"][1]["approximateArrivalTimestamp"],
             1_700_000_000_373u64
+        );
+    }
+
+    #[test]
+    fn records_in_neither_format_arrive_in_seconds_read_as_seconds() {
+        // A DynamoDB Streams record without its eventSourceARN (as `aws dynamodbstreams
+        // get-records` prints it) fails, but lands in the error partition of its change time,
+        // not in January 1970; so does a Kinesis-format record given seconds.
+        let no_arn = STREAMS.replace(
+            r#","eventSourceARN":"arn:aws:dynamodb:eu-west-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899""#,
+            "",
+        );
+        assert_ne!(no_arn, STREAMS);
+        let seconds = r#"{"awsRegion":"eu-west-1","tableName":"orders","dynamodb":{"ApproximateCreationDateTime":1571849028.0}}"#;
+        let event: Value =
+            serde_json::from_slice(&firehose_event_for(&[no_arn.as_str(), seconds], 0)).unwrap();
+        assert_eq!(
+            event["records"][0]["approximateArrivalTimestamp"],
+            1_428_537_600_500u64
+        );
+        assert_eq!(
+            event["records"][1]["approximateArrivalTimestamp"],
+            1_571_849_028_250u64
         );
     }
 }

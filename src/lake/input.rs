@@ -1,6 +1,7 @@
 //! Splitting an input into what Firehose would hand the Lambda: change records (Kinesis Data
-//! Streams for DynamoDB or DynamoDB Streams, one per line, in a JSON array, or inside DynamoDB
-//! Streams Lambda events) and whole Firehose transformation events. The one place
+//! Streams for DynamoDB or DynamoDB Streams, one per line, in a JSON array, inside DynamoDB
+//! Streams Lambda events, or as the data of Kinesis records in a Kinesis Lambda event or
+//! `aws kinesis get-records` output) and whole Firehose transformation events. The one place
 //! `ddb-lake firehose-event` and `ddb-lake replay` read their inputs, so both treat a file alike:
 //! a line that is not a change record is still a record (it fails alone, as in Firehose), and
 //! only an input that cannot be split at all (a broken JSON array) is refused.
@@ -42,7 +43,8 @@ pub enum Stop<E> {
 
 /// Reads `input`, plain or gzip-compressed, and hands its pieces to `take` in order:
 /// * newline-delimited JSON values, read line by line in constant memory; each line a change
-///   record, a DynamoDB Streams Lambda event (`{"Records": [...]}`: its records) or a Firehose
+///   record, a Lambda event or `get-records` output (`{"Records": [...]}`: its records; a
+///   Kinesis record's base64 `kinesis.data` or `Data` is the change record) or a Firehose
 ///   event, as the first line shows;
 /// * a JSON array of change records;
 /// * values spread over several lines (a pretty-printed event); a file that is not JSON
@@ -149,9 +151,13 @@ fn give<E>(
         Kind::ChangeRecords => take(Piece::ChangeRecord(value)),
         // A value that is not a Lambda event after all is a record of its own, to fail.
         Kind::LambdaEvents => match lambda_event_records(value) {
-            Some(records) => records
-                .iter()
-                .try_for_each(|r| take(Piece::ChangeRecord(r.get().as_bytes()))),
+            Some(records) => records.iter().try_for_each(|r| {
+                let record = r.get().as_bytes();
+                match kinesis_data(record) {
+                    Some(data) => take(Piece::ChangeRecord(&data)),
+                    None => take(Piece::ChangeRecord(record)),
+                }
+            }),
             None => take(Piece::ChangeRecord(value)),
         },
         Kind::FirehoseEvents => take(Piece::FirehoseEvent(value)),
@@ -161,8 +167,11 @@ fn give<E>(
 
 /// A DynamoDB Streams Lambda event, as a Lambda trigger receives it and users capture it: its
 /// `Records` are change records in the DynamoDB Streams format
-/// (<https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html>). A change record never has a
-/// `Records` field; a Firehose event's is `records`.
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html>). The output of
+/// `aws dynamodbstreams get-records` has the same shape, and so do a Kinesis Lambda event and
+/// `aws kinesis get-records` output, whose records hold change records in their data (see
+/// [`KinesisRecord`]). A change record never has a `Records` field; a Firehose event's is
+/// `records`.
 #[derive(Deserialize)]
 struct LambdaEvent<'a> {
     #[serde(rename = "Records", borrow)]
@@ -178,6 +187,39 @@ pub fn lambda_event_records(value: &[u8]) -> Option<Vec<&RawValue>> {
         Ok(event) if event.dynamodb.is_none() => Some(event.records),
         _ => None,
     }
+}
+
+/// A Kinesis data stream record as a Kinesis consumer sees it: in a Lambda event (`kinesis.data`,
+/// <https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html>) or in the output of
+/// `aws kinesis get-records` (`Data`, Kinesis Data Streams API Reference, "Record"), the way
+/// the DynamoDB Developer Guide's "Getting started with Kinesis Data Streams for DynamoDB"
+/// reads a table's changes. Its data, base64, is the change record.
+#[derive(Deserialize)]
+struct KinesisRecord<'a> {
+    #[serde(default, borrow)]
+    kinesis: Option<KinesisPayload<'a>>,
+    #[serde(rename = "Data", default, borrow)]
+    data: Option<&'a str>,
+    #[serde(default)]
+    dynamodb: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct KinesisPayload<'a> {
+    #[serde(borrow)]
+    data: &'a str,
+}
+
+/// The change record inside `record` if it is a Kinesis data stream record with base64 data;
+/// `None` for anything else (a change record itself, or data that is not base64, which then
+/// fails as the record it is).
+fn kinesis_data(record: &[u8]) -> Option<Vec<u8>> {
+    let parsed: KinesisRecord = serde_json::from_slice(record).ok()?;
+    if parsed.dynamodb.is_some() {
+        return None;
+    }
+    let data = parsed.kinesis.map(|k| k.data).or(parsed.data)?;
+    base64_simd::STANDARD.decode_to_vec(data).ok()
 }
 
 /// Just enough of a JSON value to tell a Firehose event from a change record.
@@ -283,6 +325,31 @@ mod tests {
             pieces(b"[{\"a\":1},"),
             Err(InputError::BrokenArray(_))
         ));
+    }
+
+    #[test]
+    fn kinesis_records_give_the_change_records_in_their_data() {
+        use base64::engine::general_purpose::STANDARD;
+        use base64::Engine;
+        let change =
+            r#"{"awsRegion":"eu-west-1","tableName":"t","dynamodb":{"Keys":{"id":{"S":"a"}}}}"#;
+        let data = STANDARD.encode(change);
+        // A Kinesis Lambda event, and `aws kinesis get-records` output.
+        let lambda = format!(
+            r#"{{"Records":[{{"kinesis":{{"partitionKey":"p","data":"{data}"}},"eventSource":"aws:kinesis"}}]}}"#
+        );
+        let cli = format!(
+            r#"{{"Records":[{{"SequenceNumber":"1","Data":"{data}","PartitionKey":"p"}}],"NextShardIterator":"x","MillisBehindLatest":0}}"#
+        );
+        for input in [lambda, cli] {
+            assert_eq!(pieces(input.as_bytes()).unwrap(), [format!("R:{change}")]);
+        }
+        // Data that is not base64 leaves the Kinesis record to fail as the record it is.
+        let bad = r#"{"Records":[{"kinesis":{"data":"%%"}}]}"#;
+        assert_eq!(
+            pieces(bad.as_bytes()).unwrap(),
+            [r#"R:{"kinesis":{"data":"%%"}}"#]
+        );
     }
 
     #[test]

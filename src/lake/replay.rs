@@ -152,7 +152,7 @@ impl<'a> Replay<'a> {
     pub fn finish(mut self) -> Result<ReplayStats, ReplayError> {
         self.flush()?;
         for schema in self.key_schemas.values() {
-            self.lake.write_key_schema(schema)?;
+            self.lake.write_key_schema_if_absent(schema)?;
         }
         Ok(self.stats)
     }

@@ -239,23 +239,35 @@ impl LakeWriter {
     }
 
     /// Writes `schema` as the lake's key schema object of its table
-    /// (`<table_prefix>_key_schemas/<table>.json`, [`crate::catalog::key_schema`]), replacing
-    /// any earlier one.
-    pub fn write_key_schema(&mut self, schema: &KeySchema) -> Result<(), LakeError> {
+    /// (`<table_prefix>_key_schemas/<table>.json`, [`crate::catalog::key_schema`]) unless the
+    /// lake has one already: one written from `DescribeTable` (by the table attachment, or by
+    /// hand) knows which key attribute is the partition key, which change records do not say.
+    /// `true` when it was written.
+    pub fn write_key_schema_if_absent(&mut self, schema: &KeySchema) -> Result<bool, LakeError> {
         let key = key_schema_object_key(&self.settings.table_prefix, &schema.table_name);
         check_part("table name", &schema.table_name)?;
         let mut bytes = serde_json::to_vec_pretty(schema).unwrap_or_default();
         bytes.push(b'\n');
         match &self.store {
-            Some(store) => store
-                .put(&key, bytes)
-                .map_err(|e| io(&store.display(&key), e)),
+            Some(store) => match store.get(&key) {
+                Ok(_) => Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => store
+                    .put(&key, bytes)
+                    .map(|()| true)
+                    .map_err(|e| io(&store.display(&key), e)),
+                Err(e) => Err(io(&store.display(&key), e)),
+            },
             None => {
                 let path = self.root.join(&key);
+                if path.try_exists().map_err(|e| io(&path, e))? {
+                    return Ok(false);
+                }
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
                 }
-                std::fs::write(&path, bytes).map_err(|e| io(&path, e))
+                std::fs::write(&path, bytes)
+                    .map(|()| true)
+                    .map_err(|e| io(&path, e))
             }
         }
     }

@@ -294,6 +294,9 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                     .map_or(Cow::Borrowed(""), |range| sub_cow(arn, range));
                 (Format::DynamoDbStreams, table)
             }
+            // The shape `aws dynamodbstreams get-records` prints: a stream record, but only a
+            // consumer (Lambda, a pipe) adds the ARN that names its table.
+            (None, None) if has_sequence_number => return Err(de::Error::custom(NO_STREAM_ARN)),
             (None, _) => return Err(de::Error::missing_field("tableName")),
         };
         Ok(ChangeRecord {
@@ -308,6 +311,11 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
         })
     }
 }
+
+/// Why a DynamoDB Streams record without `eventSourceARN` is not a change record. Quotes no
+/// record data, so its reason is logged whole ([`crate::record::error::describe_json_error`]).
+pub const NO_STREAM_ARN: &str = "a DynamoDB Streams record without `eventSourceARN`: nothing \
+    names its table (records read with GetRecords lack it; add the stream's ARN to each)";
 
 struct StreamRecordSeed<'e> {
     eager: Option<(&'e mut Flattener, &'e mut Vec<u8>)>,
@@ -603,10 +611,14 @@ mod tests {
             r#","eventSourceARN":"arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899""#,
             "",
         );
-        for bad in [no_sequence, no_arn] {
-            let err = ChangeRecord::parse(&bad, None).unwrap_err();
-            assert!(err.to_string().contains("tableName"), "{err}");
-        }
+        let err = ChangeRecord::parse(&no_sequence, None).unwrap_err();
+        assert!(err.to_string().contains("tableName"), "{err}");
+        // A record as GetRecords gives it is told what it lacks.
+        let err = ChangeRecord::parse(&no_arn, None).unwrap_err();
+        assert!(
+            err.to_string().contains("without `eventSourceARN`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -93,7 +93,9 @@ impl RecordError {
 pub fn describe_json_error(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let msg = e.to_string();
-    let names_only = msg.starts_with("missing field") || msg.starts_with("duplicate field");
+    let names_only = msg.starts_with("missing field")
+        || msg.starts_with("duplicate field")
+        || msg.starts_with(crate::record::change_record::NO_STREAM_ARN);
     match e.classify() {
         Category::Data if names_only => msg,
         Category::Data => format!(
