@@ -72,6 +72,14 @@ pub struct Keeper {
     pub settings: KeeperSettings,
 }
 
+/// What an object asks of its source table's Glue table.
+enum Change {
+    /// Rows with these columns landed: add and widen.
+    Rows(TableSchema),
+    /// The table's key attributes, as [`KEY_ATTRIBUTES_PARAMETER`] holds them.
+    Key(String),
+}
+
 enum Found {
     Table {
         name: String,
@@ -121,51 +129,12 @@ impl Keeper {
                 key: key.to_owned(),
                 source,
             })?;
-        let mut outcome = Outcome {
+        let outcome = Outcome {
             bad_rows: report.bad_rows.len() as u64,
             ..Outcome::default()
         };
-        let settings = self.glue_settings(bucket);
-        for _ in 0..MAX_ATTEMPTS {
-            let write = match self.find(source).await? {
-                Found::Free { name } => {
-                    let input = table_input(&observed, &name, &settings);
-                    outcome.glue_table = Some(name);
-                    outcome.table = TableChange::Created;
-                    outcome.added = observed.columns.iter().map(|c| c.name.clone()).collect();
-                    self.glue.create(&input).await?
-                }
-                Found::Table { name, current } => {
-                    let before = schema_of(&current.table, self.metadata_prefix())?;
-                    let mut after = before.clone();
-                    after.merge(&observed);
-                    outcome.glue_table = Some(name.clone());
-                    if after == before {
-                        outcome.table = TableChange::Unchanged;
-                        (outcome.added, outcome.widened) = (Vec::new(), Vec::new());
-                        Write::Done
-                    } else {
-                        (outcome.added, outcome.widened) = differences(&before, &after);
-                        outcome.table = TableChange::Updated;
-                        let input = carried_over(table_input(&after, &name, &settings), &current);
-                        self.glue
-                            .update(&input, current.version_id.as_deref())
-                            .await?
-                    }
-                }
-            };
-            if write == Write::Done {
-                let name = outcome.glue_table.clone().unwrap_or_default();
-                outcome.view = self.refresh_view(&name, &mut outcome.races).await?;
-                return Ok(outcome);
-            }
-            outcome.races += 1;
-            backoff(outcome.races).await;
-        }
-        Err(KeeperError::Contended {
-            table: outcome.glue_table.unwrap_or_else(|| source.to_owned()),
-            attempts: MAX_ATTEMPTS,
-        })
+        self.keep_table(bucket, source, &Change::Rows(observed), outcome)
+            .await
     }
 
     /// A key schema: record the key attributes on the table (creating it with the metadata
@@ -192,39 +161,27 @@ impl Keeper {
             )));
         }
         let keys_json = serde_json::to_string(&keys).map_err(bad)?;
+        self.keep_table(bucket, source, &Change::Key(keys_json), Outcome::default())
+            .await
+    }
+
+    /// Applies `change` to `source`'s Glue table until the write goes through, then brings the
+    /// view in step. A write refused because another writer came first is retried, after a
+    /// pause, from a fresh read, up to [`MAX_ATTEMPTS`] times.
+    async fn keep_table(
+        &self,
+        bucket: &str,
+        source: &str,
+        change: &Change,
+        mut outcome: Outcome,
+    ) -> Result<Outcome, KeeperError> {
         let settings = self.glue_settings(bucket);
-        let mut outcome = Outcome::default();
         for _ in 0..MAX_ATTEMPTS {
-            let write = match self.find(source).await? {
-                Found::Free { name } => {
-                    let empty = TableSchema::new(source, self.metadata_prefix());
-                    let mut input = table_input(&empty, &name, &settings);
-                    input
-                        .parameters
-                        .insert(KEY_ATTRIBUTES_PARAMETER.to_owned(), keys_json.clone());
-                    outcome.glue_table = Some(name);
-                    outcome.table = TableChange::Created;
-                    outcome.added = empty.columns.iter().map(|c| c.name.clone()).collect();
-                    self.glue.create(&input).await?
-                }
-                Found::Table { name, current } => {
-                    outcome.glue_table = Some(name);
-                    if current.table.parameters.get(KEY_ATTRIBUTES_PARAMETER) == Some(&keys_json) {
-                        outcome.table = TableChange::Unchanged;
-                        Write::Done
-                    } else {
-                        outcome.table = TableChange::Updated;
-                        let mut input = current.table.clone();
-                        input
-                            .parameters
-                            .insert(KEY_ATTRIBUTES_PARAMETER.to_owned(), keys_json.clone());
-                        self.glue
-                            .update(&input, current.version_id.as_deref())
-                            .await?
-                    }
-                }
-            };
-            if write == Write::Done {
+            if self
+                .attempt(source, change, &settings, &mut outcome)
+                .await?
+                == Write::Done
+            {
                 let name = outcome.glue_table.clone().unwrap_or_default();
                 outcome.view = self.refresh_view(&name, &mut outcome.races).await?;
                 return Ok(outcome);
@@ -236,6 +193,76 @@ impl Keeper {
             table: outcome.glue_table.unwrap_or_else(|| source.to_owned()),
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    /// One read–merge–write of `source`'s Glue table; says what it did in `outcome`.
+    async fn attempt(
+        &self,
+        source: &str,
+        change: &Change,
+        settings: &GlueSettings,
+        outcome: &mut Outcome,
+    ) -> Result<Write, KeeperError> {
+        // What an earlier, refused attempt saw does not count.
+        outcome.added.clear();
+        outcome.widened.clear();
+        match self.find(source).await? {
+            Found::Free { name } => {
+                let empty;
+                let schema = match change {
+                    Change::Rows(observed) => observed,
+                    Change::Key(_) => {
+                        empty = TableSchema::new(source, self.metadata_prefix());
+                        &empty
+                    }
+                };
+                let mut input = table_input(schema, &name, settings);
+                if let Change::Key(keys_json) = change {
+                    input
+                        .parameters
+                        .insert(KEY_ATTRIBUTES_PARAMETER.to_owned(), keys_json.clone());
+                }
+                outcome.glue_table = Some(name);
+                outcome.table = TableChange::Created;
+                outcome.added = schema.columns.iter().map(|c| c.name.clone()).collect();
+                self.glue.create(&input).await
+            }
+            Found::Table { name, current } => {
+                outcome.glue_table = Some(name.clone());
+                let input = match change {
+                    Change::Rows(observed) => {
+                        let before = schema_of(&current.table, self.metadata_prefix())?;
+                        let mut after = before.clone();
+                        after.merge(observed);
+                        (outcome.added, outcome.widened) = differences(&before, &after);
+                        (after != before)
+                            .then(|| carried_over(table_input(&after, &name, settings), &current))
+                    }
+                    Change::Key(keys_json) => {
+                        let parameters = &current.table.parameters;
+                        (parameters.get(KEY_ATTRIBUTES_PARAMETER) != Some(keys_json)).then(|| {
+                            let mut input = current.table.clone();
+                            input
+                                .parameters
+                                .insert(KEY_ATTRIBUTES_PARAMETER.to_owned(), keys_json.clone());
+                            input
+                        })
+                    }
+                };
+                match input {
+                    None => {
+                        outcome.table = TableChange::Unchanged;
+                        Ok(Write::Done)
+                    }
+                    Some(input) => {
+                        outcome.table = TableChange::Updated;
+                        self.glue
+                            .update(&input, current.version_id.as_deref())
+                            .await
+                    }
+                }
+            }
+        }
     }
 
     /// Makes table `name`'s view match the table as it is now. A view made from a later version
