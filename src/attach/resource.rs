@@ -376,12 +376,7 @@ mod tests {
     }
 
     fn dest(stream: &str, status: DestinationStatus, precision: Option<Precision>) -> Destination {
-        Destination {
-            stream_arn: stream.to_owned(),
-            status,
-            precision,
-            description: None,
-        }
+        Destination::reported(stream, status, precision)
     }
 
     impl DynamoDb for Memory {

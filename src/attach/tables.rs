@@ -93,6 +93,23 @@ pub struct Destination {
     pub description: Option<String>,
 }
 
+#[cfg(test)]
+impl Destination {
+    /// A destination as DescribeKinesisStreamingDestination reports it, without a description.
+    pub(crate) fn reported(
+        stream: &str,
+        status: DestinationStatus,
+        precision: Option<Precision>,
+    ) -> Destination {
+        Destination {
+            stream_arn: stream.to_owned(),
+            status,
+            precision,
+            description: None,
+        }
+    }
+}
+
 /// What `DescribeTable` says that matters here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableInfo {
@@ -294,12 +311,7 @@ mod tests {
     const OTHER: &str = "arn:aws:kinesis:us-east-1:111122223333:stream/audit";
 
     fn dest(stream: &str, status: DestinationStatus, precision: Option<Precision>) -> Destination {
-        Destination {
-            stream_arn: stream.to_owned(),
-            status,
-            precision,
-            description: None,
-        }
+        Destination::reported(stream, status, precision)
     }
 
     fn attach(destinations: &[Destination], progress: Progress) -> Result<Step, AttachError> {
