@@ -99,37 +99,8 @@ impl RuntimeApi {
 fn serve(stream: TcpStream, state: Arc<(Mutex<State>, Condvar)>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut content_length = 0;
-        let mut chunked = false;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let lower = header.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                content_length = v.trim().parse().unwrap_or(0);
-            }
-            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-                chunked = true;
-            }
-        }
-        let body = if chunked {
-            read_chunked(&mut reader)
-        } else {
-            read_exact(&mut reader, content_length)
-        };
-        let mut parts = request_line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    while let Some(request) = read_request(&mut reader) {
+        let (method, path, body) = (request.method.as_str(), request.path.as_str(), request.body);
         let (lock, cond) = &*state;
         if method == "GET" && path.ends_with("/runtime/invocation/next") {
             let next = lock.lock().unwrap().queue.pop_front();
@@ -184,6 +155,67 @@ fn serve(stream: TcpStream, state: Arc<(Mutex<State>, Condvar)>) {
             return;
         }
     }
+}
+
+/// One HTTP/1.1 request as a test server reads it: header names lower-cased, the body by
+/// `Content-Length` or chunked transfer encoding.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The next request on a connection, or `None` when the client closed it.
+pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            return None;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let mut request = Request {
+        method: parts.next().unwrap_or_default().to_owned(),
+        path: parts.next().unwrap_or_default().to_owned(),
+        headers,
+        body: Vec::new(),
+    };
+    request.body = if request
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    {
+        read_chunked(reader)
+    } else {
+        let length = request
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        read_exact(reader, length)
+    };
+    Some(request)
 }
 
 fn read_exact(reader: &mut impl Read, n: usize) -> Vec<u8> {

@@ -7,13 +7,13 @@
 //! path is seen only failing on it (answered FAILED, never left hanging); its success path is
 //! tested with a stand-in for those calls in tests/moto/attach.rs.
 
-use crate::common::runtime_api::{Posted, RuntimeApi};
+use crate::common::runtime_api::{read_request, Posted, Request, RuntimeApi};
 use crate::moto::{sdk_config, Moto, ACCOUNT, REGION};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -73,37 +73,13 @@ impl ResponseUrl {
 fn serve(stream: TcpStream, received: Arc<(Mutex<Vec<Put>>, Condvar)>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_owned();
-        let path = parts.next().unwrap_or_default().to_owned();
-        let mut headers = Vec::new();
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-            }
-        }
-        let length = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while let Some(request) = read_request(&mut reader) {
+        let Request {
+            method,
+            path,
+            headers,
+            body,
+        } = request;
         let (lock, cond) = &*received;
         lock.lock().unwrap().push(Put {
             method,
