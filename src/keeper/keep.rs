@@ -356,7 +356,7 @@ impl Keeper {
     }
 
     /// The object's bytes, or `None` if it is gone (deleted since the event was sent).
-    async fn read(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, KeeperError> {
+    async fn read(&self, bucket: &str, key: &str) -> Result<Option<bytes::Bytes>, KeeperError> {
         let response = match self.s3.get_object().bucket(bucket).key(key).send().await {
             Ok(response) => response,
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
@@ -370,7 +370,7 @@ impl Keeper {
             .collect()
             .await
             .map_err(|e| KeeperError::aws("s3:GetObject body", &e))?;
-        Ok(Some(body.into_bytes().to_vec()))
+        Ok(Some(body.into_bytes()))
     }
 }
 
