@@ -14,7 +14,7 @@ use crate::catalog::glue::{
 use crate::catalog::key_schema::KeySchema;
 use crate::catalog::names::glue_table_base_name;
 use crate::catalog::table::TableSchema;
-use crate::catalog::view::{view_input, view_name, ViewError, TABLE_VERSION_PARAMETER};
+use crate::catalog::view::{view_input, view_name, TABLE_VERSION_PARAMETER};
 use crate::keeper::error::KeeperError;
 use crate::keeper::event::{classify, LakeObject};
 use crate::keeper::glue_tables::{GlueTables, Versioned, Write};
@@ -282,19 +282,15 @@ impl Keeper {
             let schema = schema_of(&base.table, self.metadata_prefix())?;
             let mut view = match view_input(self.glue.database(), name, &schema, &keys) {
                 Ok(view) => view,
-                Err(e @ (ViewError::KeyNotAColumn(_) | ViewError::NoKey)) => {
-                    return Ok(ViewChange::NotYet(e.to_string()))
-                }
+                // No key yet, or a key attribute no row has carried yet.
+                Err(e) => return Ok(ViewChange::NotYet(e.to_string())),
             };
             if let Some(version) = &base.version_id {
                 view.parameters
                     .insert(TABLE_VERSION_PARAMETER.to_owned(), version.clone());
             }
-            let write = match self.glue.get(&view_name(name)).await? {
-                None => match self.glue.create(&view).await? {
-                    Write::Done => return Ok(ViewChange::Created),
-                    Write::Raced => Write::Raced,
-                },
+            let (write, change) = match self.glue.get(&view_name(name)).await? {
+                None => (self.glue.create(&view).await?, ViewChange::Created),
                 Some(existing) => {
                     let same = existing.table.view_original_text == view.view_original_text
                         && existing.table.storage_descriptor.columns
@@ -302,17 +298,16 @@ impl Keeper {
                     if same || newer(&existing.table, base.version_id.as_deref()) {
                         return Ok(ViewChange::Unchanged);
                     }
-                    match self
+                    let write = self
                         .glue
                         .update(&view, existing.version_id.as_deref())
-                        .await?
-                    {
-                        Write::Done => return Ok(ViewChange::Replaced),
-                        Write::Raced => Write::Raced,
-                    }
+                        .await?;
+                    (write, ViewChange::Replaced)
                 }
             };
-            debug_assert_eq!(write, Write::Raced);
+            if write == Write::Done {
+                return Ok(change);
+            }
             *races += 1;
             backoff(*races).await;
         }
